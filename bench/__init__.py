@@ -1,0 +1,1 @@
+"""DynCP Conv-FSENet models, scoring, mask probes, auxiliary baselines and reports."""

@@ -1,0 +1,48 @@
+"""``sebench``: the one command behind every DVC stage and every manual run.
+
+Each subcommand lives in its own module as ``cli(argv: list[str]) -> int``; this file only dispatches,
+importing lazily so ``sebench --help`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line help)
+    "build-corpus": ("datagen.build_corpus", "rebuild the embedded default corpus from Debian packages"),
+    "corpus": ("datagen.corpus", "index the configured sources into a manifest"),
+    "plan": ("datagen.plan", "sample every random choice of every mixture into a table"),
+    "render": ("datagen.render", "render mixtures from the plan (shardable k/n, resumable)"),
+    "labels": ("datagen.labels", "frame-level ground truth + dataset metadata + dataset card"),
+    "train": ("bench.train", "train one Conv-FSENet at one pruning level"),
+    "enhance": ("bench.enhance", "enhance the test split, record gate masks for all splits"),
+    "score": ("bench.score.cli", "per-utterance quality metrics and aggregates with CIs"),
+    "probe": ("bench.probes.cli", "linear / MLP probes on the gate masks, with controls"),
+    "baselines": ("bench.baselines.cli", "standalone auxiliary models and their compute"),
+    "report": ("bench.report.cli", "leaderboard, report page and provenance"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: sebench <command> [options]", "", "commands:"]
+    lines += [f"  {name:<14}{help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "sebench <command> --help for a command's options"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"sebench: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.cli(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Deterministic, labelled noisy-speech dataset generation (corpus -> plan -> render -> labels)."""

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up everything a fresh machine needs: a venv with the pinned stack, the package, test tools.
+# Idempotent. Usage: scripts/setup.sh   (VENV=.venv by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# requirements.lock pins every package (torch 2.11 / torchaudio 2.11 pair, see shared DATA.md).
+"$VENV/bin/python" -m pip install -q -c requirements.lock -e '.[test]'
+# Debian tools used by the report's browser test (optional elsewhere): chromium for a headless render.
+if [ "${SETUP_APT:-1}" = "1" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "setup: chromium not installed (browser test will be skipped)"
+fi
+echo "setup: ok ($("$VENV/bin/python" -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)'))"
