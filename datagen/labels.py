@@ -1,0 +1,146 @@
+"""``sebench labels``: frame-level ground truth on the model's frame grid, the dataset metadata and card.
+
+Per clean *source* utterance (computed once, cached; never per mixture): VAD (energy rule of
+:mod:`datagen.vad`, on the dry source) and F0 + periodicity (CREPE via torchcrepe, through the F0 cache
+of :mod:`datagen.f0`). Per mixture these are placed with the plan's hop-aligned offsets, and the
+per-mixture labels are computed from the rendered stems: noise-active mask (noise stem frame energy
+within ``noise_active_threshold_db`` of its loudest frames and above -70 dBFS) and frame SNR (speech
+component vs noise stem energy per frame, clipped).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from tqdm import tqdm
+
+from bench.params import add_params_arg, load_params, params_hash
+from datagen.dataset import SPLITS, write_parquet_atomic
+from datagen.frames import FrameGrid
+from datagen.placement import place_frames
+from datagen.vad import METHOD as VAD_METHOD, frame_energy_db, vad_from_params
+
+NOISE_ABS_FLOOR_DBFS = -70.0
+
+
+def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict) -> dict[str, dict]:
+    """{source_id: {vad, f0_hz, periodicity}} for every speech source used by the plan."""
+    from datagen.audio_io import load_audio
+    from datagen.f0 import F0Cache
+
+    grid = FrameGrid.from_params(params["frames"])
+    f0p = params["labels"]["f0"]
+    cache = F0Cache()
+    paths = dict(zip(manifest["source_id"], manifest["path"]))
+    out = {}
+    for sid in tqdm(sorted(set(speech_ids)), desc="source labels (VAD, CREPE F0)", unit="utt"):
+        x, _ = load_audio(paths[sid], target_sr=grid.sample_rate_hz)
+        f0, per = cache.get_or_compute(
+            x, sample_rate_hz=grid.sample_rate_hz, hop_length=grid.hop_length, model=f0p["model"],
+            fmin_hz=float(f0p["fmin_hz"]), fmax_hz=float(f0p["fmax_hz"]), decoder=f0p["decoder"])
+        vad = vad_from_params(x, grid, params["labels"]["vad"])
+        if not (len(f0) == len(per) == len(vad) == grid.n_frames(len(x))):
+            raise RuntimeError(f"source {sid}: label lengths {len(f0)}, {len(per)}, {len(vad)} != "
+                               f"{grid.n_frames(len(x))} frames")
+        out[sid] = dict(vad=vad, f0_hz=np.asarray(f0, np.float32), periodicity=np.asarray(per, np.float32))
+    return out
+
+
+def mixture_labels(row: dict, src: dict[str, dict], dataset_dir: Path, params: dict) -> dict:
+    grid = FrameGrid.from_params(params["frames"])
+    lp = params["labels"]
+    hop, n = grid.hop_length, int(row["n_samples"])
+    nf = grid.n_frames(n)
+    vad = np.zeros(nf, np.uint8)
+    f0 = np.zeros(nf, np.float32)
+    per = np.zeros(nf, np.float32)
+    for sid, s0, d0, ln in zip(row["speech_ids"], row["speech_src_start_samples"],
+                               row["speech_dst_start_samples"], row["speech_n_samples"]):
+        for out, key in ((vad, "vad"), (f0, "f0_hz"), (per, "periodicity")):
+            place_frames(out, src[sid][key], int(s0), int(d0), int(ln), hop)
+    f0 = np.where(vad > 0, f0, 0.0).astype(np.float32)
+    per = np.where(vad > 0, per, 0.0).astype(np.float32)
+    voiced = ((vad > 0) & (per >= float(lp["f0"]["periodicity_threshold"]))).astype(np.uint8)
+
+    speech, _ = sf.read(dataset_dir / row["speech_path"], dtype="float64")
+    noise, _ = sf.read(dataset_dir / row["noise_path"], dtype="float64")
+    if len(speech) != n or len(noise) != n:
+        raise RuntimeError(f"mixture {row['mixture_id']}: rendered length {len(speech)}/{len(noise)} != plan {n}")
+    e_n = frame_energy_db(noise, grid)
+    e_s = frame_energy_db(speech, grid)
+    noise_active = ((e_n > e_n.max() - float(lp["noise_active_threshold_db"])) &
+                    (e_n > NOISE_ABS_FLOOR_DBFS)).astype(np.uint8)
+    frame_snr = np.clip(e_s - e_n, float(lp["frame_snr_floor_db"]), float(lp["frame_snr_ceil_db"])).astype(np.float32)
+    return dict(n_frames=nf, vad=vad, f0_hz=f0, periodicity=per, voiced=voiced, noise_active=noise_active,
+                frame_snr_db=frame_snr)
+
+
+def label_methods(params: dict) -> dict:
+    lp = params["labels"]
+    return dict(
+        frame_grid=params["frames"],
+        vad=dict(method=VAD_METHOD, source="dry clean source utterance", **lp["vad"]),
+        f0=dict(implementation="torchcrepe", version=version("torchcrepe"), **lp["f0"],
+                note="computed once per source utterance on the frame grid; 0 outside VAD"),
+        noise_active=dict(threshold_db_below_max=lp["noise_active_threshold_db"], abs_floor_dbfs=NOISE_ABS_FLOOR_DBFS),
+        frame_snr=dict(definition="10 log10(E_speech_frame / E_noise_frame), speech component of the mixture",
+                       floor_db=lp["frame_snr_floor_db"], ceil_db=lp["frame_snr_ceil_db"]),
+        snr_definition="active-speech power (samples of VAD-active frames) over noise power over the whole mixture",
+    )
+
+
+def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
+    paths = params["paths"]
+    dataset_dir = Path(paths["dataset_dir"])
+    plan = pd.read_parquet(Path(paths["plan_dir"]) / "plan.parquet").sort_values("mixture_id").reset_index(drop=True)
+    manifest = pd.read_parquet(Path(paths["corpus_dir"]) / "manifest.parquet")
+    missing = [m for m in plan["mixture_id"] if not (dataset_dir / "render_meta" / f"{m}.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} planned mixtures are not rendered (e.g. {missing[:3]}); run `sebench render`")
+    from datagen.render import plan_rows
+
+    rows = plan_rows(plan)
+    src = source_labels(manifest, [s for r in rows for s in r["speech_ids"]], params)
+    classes = sorted(manifest.loc[manifest["kind"] == "noise", "noise_class"].unique())
+    class_id = {c: i for i, c in enumerate(classes)}
+    out_rows = []
+    for r in tqdm(rows, desc="mixture labels", unit="mix"):
+        realised = json.loads((dataset_dir / "render_meta" / f"{r['mixture_id']}.json").read_text())
+        r = {**r, **realised}
+        r.update(mixture_labels(r, src, dataset_dir, params))
+        r["noise_class_id"] = class_id[r["noise_class"]]
+        out_rows.append(r)
+    df = pd.DataFrame(out_rows)
+    tmp = dataset_dir / "classes.json.tmp"
+    tmp.write_text(json.dumps({"noise_classes": classes}, indent=1))
+    os.replace(tmp, dataset_dir / "classes.json")
+    info = dict(label_methods=label_methods(params), params_hash=params_hash(params), seed=params["seed"])
+    tmp = dataset_dir / "dataset_info.json.tmp"
+    tmp.write_text(json.dumps(info, indent=1, default=str))
+    os.replace(tmp, dataset_dir / "dataset_info.json")
+    per_split = {}
+    for split in SPLITS:
+        d = df[df["split"] == split].reset_index(drop=True)
+        if len(d):
+            write_parquet_atomic(d, dataset_dir / "metadata" / f"{split}.parquet")
+            per_split[split] = d
+    return per_split
+
+
+def cli(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="sebench labels", description=__doc__.split("\n")[0])
+    add_params_arg(ap)
+    args = ap.parse_args(argv)
+    params = load_params(args.params)
+    per_split = build_metadata(params)
+    from datagen.card import write_card
+
+    write_card(params, per_split)
+    print("labels:", {s: len(d) for s, d in per_split.items()})
+    return 0
