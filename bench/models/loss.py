@@ -1,0 +1,67 @@
+"""Training losses: power-law compressed spectral loss and the DynCP budget loss.
+
+The trainer combines them as ``compressed_spectral_loss(...) + budget_weight * budget_loss(...)``
+(``params.model.gate.budget_weight``).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+#: frames more than this many dB below the loudest clean frame are not "active" for the level estimate
+ACTIVE_FLOOR_DB = 40.0
+_EPS = 1e-8
+
+
+def clean_active_level(clean_spec: Tensor, floor_db: float = ACTIVE_FLOOR_DB) -> Tensor:
+    """RMS spectral magnitude of the clean signal over its active frames, shape (N, 1, 1).
+
+    ``clean_spec`` (N, F, T) complex. Active frames: frame energy within ``floor_db`` of the
+    utterance's loudest frame. Detached (a normalisation constant, not a training target).
+    """
+    e = clean_spec.detach().abs().pow(2).mean(1)                       # (N, T) mean bin energy
+    active = e >= e.amax(1, keepdim=True) * 10.0 ** (-floor_db / 10.0)
+    lvl = (e * active).sum(1) / active.sum(1).clamp(min=1)
+    return lvl.clamp(min=1e-10).sqrt()[:, None, None]
+
+
+def _compress(spec: Tensor, exponent: float) -> tuple[Tensor, Tensor]:
+    """(|S|^c, |S|^c * exp(j angle S)) with a smoothed |S| (finite gradient at 0)."""
+    mag = (spec.real.pow(2) + spec.imag.pow(2) + _EPS).sqrt()
+    cmag = mag.pow(exponent)
+    return cmag, spec * (cmag / mag)
+
+
+def compressed_spectral_loss(enhanced_spec: Tensor, clean_spec: Tensor, exponent: float = 0.3,
+                             mag_weight: float = 0.7) -> Tensor:
+    """``mag_weight * MSE(|E|^c, |C|^c) + (1 - mag_weight) * MSE_complex(E_c, C_c)`` (PAPERS.md P1).
+
+    ``enhanced_spec``, ``clean_spec``: (N, F, T) complex STFTs. Both are first divided *inside this
+    function* by the clean active-speech level (:func:`clean_active_level`, per utterance), so the
+    loss does not depend on the input level. ``E_c = |E|^c e^{j angle E}``; the complex term is the
+    mean of ``|E_c - C_c|^2``. Returns a scalar.
+    """
+    if enhanced_spec.shape != clean_spec.shape:
+        raise ValueError(f"shape mismatch: enhanced {tuple(enhanced_spec.shape)} vs clean {tuple(clean_spec.shape)}")
+    lvl = clean_active_level(clean_spec)
+    em, ec = _compress(enhanced_spec / lvl, exponent)
+    cm, cc = _compress(clean_spec / lvl, exponent)
+    mag = (em - cm).pow(2).mean()
+    cplx = (ec - cc).abs().pow(2).mean()
+    return mag_weight * mag + (1.0 - mag_weight) * cplx
+
+
+def budget_loss(gates: Tensor, target_keep: float, per_block: bool = True) -> Tensor:
+    """Pull the realised keep ratio toward ``target_keep``.
+
+    ``gates`` (N, n_blocks, H, T) binary (surrogate gradient). ``per_block=True`` (default):
+    ``mean_k (mean(gates[:, k]) - target)^2`` (each block meets the target); ``False``:
+    ``(mean(gates) - target)^2`` over all blocks. Returns a scalar.
+    """
+    if gates.dim() != 4:
+        raise ValueError(f"gates must be (batch, n_blocks, H, T), got {tuple(gates.shape)}")
+    if not 0.0 <= float(target_keep) <= 1.0:
+        raise ValueError(f"target_keep must be in [0, 1], got {target_keep}")
+    if per_block:
+        return (gates.mean(dim=(0, 2, 3)) - float(target_keep)).pow(2).mean()
+    return (gates.mean() - float(target_keep)).pow(2)
