@@ -100,12 +100,13 @@ def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
     dataset_dir = Path(paths["dataset_dir"])
     plan = pd.read_parquet(Path(paths["plan_dir"]) / "plan.parquet").sort_values("mixture_id").reset_index(drop=True)
     manifest = pd.read_parquet(Path(paths["corpus_dir"]) / "manifest.parquet")
-    missing = [m for m in plan["mixture_id"] if not (dataset_dir / "render_meta" / f"{m}.json").is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} planned mixtures are not rendered (e.g. {missing[:3]}); run `sebench render`")
-    from datagen.render import plan_rows
+    from datagen.render import is_done, plan_rows
 
     rows = plan_rows(plan)
+    missing = [r["mixture_id"] for r in rows if not is_done(dataset_dir, r, params)]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} planned mixtures are not rendered from the current plan "
+                                f"(e.g. {missing[:3]}); run `sebench render`")
     src = source_labels(manifest, [s for r in rows for s in r["speech_ids"]], params)
     classes = sorted(manifest.loc[manifest["kind"] == "noise", "noise_class"].unique())
     class_id = {c: i for i, c in enumerate(classes)}

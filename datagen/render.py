@@ -70,7 +70,7 @@ def render_item(row: dict, out_dir: Path) -> dict:
         place_frames(vad, _source_vad(sid), int(s0), int(d0), int(ln), hop)
     noise = loop_segment(_load(row["noise_id"]), int(row["noise_offset_samples"]), n)
 
-    realised = dict(mixture_id=mid, rt60_measured_s=float("nan"))
+    realised = dict(mixture_id=mid, rt60_measured_s=float("nan"), plan_row_hash=row_hash(row, p))
     target = None
     if row["reverb"]:
         rir = room_rir(row["rt60_target_s"], row["room_dim_m"], row["src_pos_m"], row["mic_pos_m"], sr)
@@ -99,6 +99,26 @@ def render_item(row: dict, out_dir: Path) -> dict:
     tmp.write_text(json.dumps(realised, indent=1, sort_keys=True))
     os.replace(tmp, meta_dir / f"{mid}.json")
     return realised
+
+
+def row_hash(row: dict, params: dict) -> str:
+    """Identity of a mixture's inputs: its plan row + the params that shape its audio."""
+    import hashlib
+
+    key = {k: (list(v) if isinstance(v, (list, tuple, np.ndarray)) else v) for k, v in sorted(row.items())}
+    key["_params"] = {k: params[k] for k in ("frames",)} | {"vad": params["labels"]["vad"]}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def is_done(out_dir: Path, row: dict, params: dict) -> bool:
+    """Finished iff its meta JSON exists and was rendered from this exact plan row (resume check)."""
+    p = out_dir / "render_meta" / f"{row['mixture_id']}.json"
+    if not p.is_file():
+        return False
+    try:
+        return json.loads(p.read_text()).get("plan_row_hash") == row_hash(row, params)
+    except json.JSONDecodeError:
+        return False
 
 
 def _job(args) -> str:
@@ -135,9 +155,11 @@ def render(params: dict, shard: tuple[int, int] = (0, 1), workers: int = 1, limi
     out_dir = Path(paths["dataset_dir"])
     k, n_shards = shard
     rows = [r for i, r in enumerate(plan_rows(plan)) if i % n_shards == k]
-    todo = [r for r in rows if not (out_dir / "render_meta" / f"{r['mixture_id']}.json").is_file()]
+    todo = [r for r in rows if not is_done(out_dir, r, params)]
     if limit is not None:
         todo = todo[:limit]
+    for stale in list(out_dir.glob("audio/*/*.tmp.wav")) + list(out_dir.glob("render_meta/*.tmp")):
+        stale.unlink()  # leftovers of a killed run (never visible under a final name)
     src_paths = dict(zip(manifest["source_id"], manifest["path"]))
     jobs = [(r, str(out_dir)) for r in todo]
     desc = f"render shard {k}/{n_shards}"
