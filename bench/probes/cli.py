@@ -1,0 +1,387 @@
+"""``sebench probe``: linear / MLP probes on the DynCP gate masks, with controls, selection, cost, plots.
+
+For every gated level (``levels`` with keep < 1) and every seed in ``probe.seeds`` and task
+(vad, noise [frame], noise_seg [segment], f0, snr): rank channels on train, fit the linear probe on the
+top-k channels for each k of ``probe.c_star_grid`` (regularisation chosen on valid; curves on the first
+``probe.curve_seeds`` seeds), choose C*, then score on test: masks@all, masks@C*, an MLP on masks@all,
+and the controls (majority, shuffled labels, random masks, log-mel input, binarised static
+activations). Outputs: ``reports/probes.csv``, ``reports/probes.json``, ``reports/probes.md``,
+``reports/probes/*.png``, ``data/probes/{runs.csv, curves.csv, confusion.json, c_star.json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bench.params import add_params_arg, load_params
+from bench.probes import controls, cost, features, plots
+from bench.probes.linear import SELECT_METRIC, TASK_KIND, confusion, fit_probe, metrics
+from bench.probes.selection import choose_c_star, rank_channels, resolve_grid
+from bench.tasks import segment_labels, task_frames
+from datagen.dataset import load_classes, load_metadata
+from datagen.frames import FrameGrid
+
+TASKS = ("vad", "noise", "noise_seg", "f0", "snr")
+SPLITS = ("train", "valid", "test")
+#: figures of P2 (arXiv 2602.10666) for the gap column of the report
+PAPER = {"vad_acc": 0.93, "noise_acc": 0.84, "f0_r2": 0.86}
+DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
+                c_star_grid=[8, 16, 32, 64, 128, 202, 256, 512, "all"], c_star_tol=0.01, curve_seeds=1,
+                reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,
+                mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000),
+                tsne_frames=2000, logmel_n_mels=64, blocks=None,
+                controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised"])
+
+
+def probe_params(p: dict) -> dict:
+    """``probe`` section of params with defaults filled in (nested ``mlp`` merged)."""
+    pc = {**DEFAULTS, **(p.get("probe") or {})}
+    pc["mlp"] = {**DEFAULTS["mlp"], **((p.get("probe") or {}).get("mlp") or {})}
+    unknown = set(pc["controls"]) - set(DEFAULTS["controls"])
+    if unknown:
+        raise ValueError(f"probe.controls: unknown entries {sorted(unknown)}")
+    return pc
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+class Runner:
+    """Holds the splits' metadata and task frames; builds (X, y) per split for one feature source."""
+
+    def __init__(self, metas: dict, pc: dict):
+        self.metas, self.pc = metas, pc
+        self.tfs = {t: {s: task_frames(metas[s], t) for s in SPLITS} for t in TASKS if t != "noise_seg"}
+
+    def data(self, task: str, src: dict, seed: int, columns=None, max_train=None) -> dict:
+        """{split: (X (N, D) float32, y (N,))} for task on feature source src {split: per-mixture}."""
+        if task == "noise_seg":
+            return {s: (features.pooled_matrix(src[s], self.metas[s], columns), segment_labels(self.metas[s])[1])
+                    for s in SPLITS}
+        tf = self.tfs[task]
+        sel = {"train": features.subsample(tf["train"], max_train or self.pc["max_train_frames"], seed),
+               "valid": features.subsample(tf["valid"], self.pc["max_valid_frames"], seed + 7919),
+               "test": tf["test"]}
+        return {s: (features.frame_matrix(src[s], sel[s], columns), sel[s].y) for s in SPLITS}
+
+
+def _reg_grid(task: str, pc: dict) -> list[float]:
+    return [float(r) for r in (pc["reg_grid_ridge"] if TASK_KIND[task] == "regression" else pc["reg_grid_logistic"])]
+
+
+def _fit_score(task, d, pc, seed, probe="linear", y_train=None):
+    x_tr, y_tr = d["train"]
+    if probe == "mlp":
+        m = pc["mlp"]
+        n = min(len(y_tr), int(m["max_train_frames"]))
+        idx = np.sort(np.random.default_rng(seed + 17).choice(len(y_tr), n, replace=False))
+        x_tr, y_tr = x_tr[idx], (y_tr if y_train is None else y_train)[idx]
+        pr = fit_probe(task, x_tr, y_tr, *d["valid"], [float(a) for a in m["alpha_grid"]], "mlp", seed,
+                       int(m["hidden"]), int(m["max_iter"]))
+    else:
+        pr = fit_probe(task, x_tr, y_tr if y_train is None else y_train, *d["valid"], _reg_grid(task, pc),
+                       "linear", seed, max_iter=int(pc["max_iter"]))
+    pred = pr.predict(d["test"][0])
+    return pr, pred, metrics(task, d["test"][1], pred)
+
+
+def _rows(level, task, probe, feats, n_features, seed, n_test, mets: dict, reg=None):
+    return [dict(level=level, task=task, probe=probe, features=feats, n_features=int(n_features), seed=int(seed),
+                 metric=k, value=float(v), n_test_frames=int(n_test), reg=reg) for k, v in mets.items()]
+
+
+def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runner, pc: dict, seeds: list[int],
+                macs: dict | None, static_acts: dict | None, log=print):
+    """All probes of one gated level. Returns (rows, curve rows, c_star {task: k}, extras for plots)."""
+    rows, curve_rows, c_star, extras = [], [], {}, {"confusion": {}}
+    cols = features.block_columns(block_channels, pc["blocks"])
+    n_all = len(cols)
+    ks = resolve_grid(pc["c_star_grid"], n_all)
+    rates = controls.firing_rates(masks["train"])
+    density = float(rates.mean())
+    static_bin = None
+    if static_acts is not None and "static_act_binarised" in pc["controls"]:
+        thr = controls.density_thresholds(static_acts["train"], density)
+        static_bin = {s: controls.binarise(static_acts[s], thr) for s in SPLITS}
+    for si, seed in enumerate(tqdm(seeds, desc=f"probe {level}", leave=False)):
+        rnd = ({s: controls.random_masks(masks[s], rates, seed * 1000 + i) for i, s in enumerate(SPLITS)}
+               if "random_masks" in pc["controls"] else None)
+        for task in TASKS:
+            t0 = time.time()
+            d_all = runner.data(task, masks, seed, cols)
+            n_test = len(d_all["test"][1])
+            if n_test == 0 or len(d_all["train"][1]) == 0:
+                log(f"[probe] {level}/{task}: no frames, skipped")
+                continue
+            order, _ = rank_channels(task, *d_all["train"])
+            metric = SELECT_METRIC[task]
+            fitted = {}
+            if si < int(pc["curve_seeds"]):
+                vals = []
+                for k in ks:
+                    d = {s: (x[:, order[:k]], y) for s, (x, y) in d_all.items()}
+                    pr, pred, m = _fit_score(task, d, pc, seed)
+                    fitted[k] = (pr, pred, m)
+                    sc = {"train": metrics(task, d["train"][1], pr.predict(d["train"][0]))[metric],
+                          "valid": pr.valid_scores[pr.reg], "test": m[metric]}
+                    vals.append(sc["valid"])
+                    curve_rows += [dict(level=level, task=task, seed=seed, k=k, split=s, metric=metric, value=v,
+                                        reg=pr.reg) for s, v in sc.items()]
+                if task not in c_star:
+                    c_star[task] = choose_c_star(ks, vals, float(pc["c_star_tol"]))
+            kc = c_star.get(task, n_all)
+            for k in sorted({kc, n_all}):
+                if k not in fitted:
+                    d = {s: (x[:, order[:k]], y) for s, (x, y) in d_all.items()}
+                    fitted[k] = _fit_score(task, d, pc, seed)
+                pr, pred, m = fitted[k]
+                rows += _rows(level, task, "linear", "masks", k, seed, n_test, m, pr.reg)
+                if task != "noise_seg":  # cost of a frame-level probe on binary features
+                    xb = d_all["test"][0][:, order[:k]] > 0.5
+                    w, _ = pr.folded()
+                    adds = float(cost.additions_per_frame(xb, w).mean())
+                    cm = {"adds_per_frame": adds}
+                    if macs:
+                        cm["cost_frac_dynamic"] = adds / macs["dynamic"]
+                        cm["cost_frac_dense"] = adds / macs["dense"]
+                    rows += _rows(level, task, "linear", "masks", k, seed, n_test, cm)
+                if si == 0 and k == n_all and TASK_KIND[task] == "multiclass":
+                    extras["confusion"][task] = confusion(d_all["test"][1], pred, runner.n_classes).tolist()
+            if pc["mlp"]["enabled"]:
+                pr, _, m = _fit_score(task, d_all, pc, seed, probe="mlp")
+                rows += _rows(level, task, "mlp", "masks", n_all, seed, n_test, m, pr.reg)
+            y_tr = d_all["train"][1]
+            if "majority" in pc["controls"]:
+                rows += _rows(level, task, "linear", "majority", 0, seed, n_test,
+                              metrics(task, d_all["test"][1], controls.majority_predict(task, y_tr, n_test)))
+            if "shuffled_labels" in pc["controls"]:
+                pr, _, m = _fit_score(task, d_all, pc, seed, y_train=controls.shuffled(y_tr, seed))
+                rows += _rows(level, task, "linear", "shuffled_labels", n_all, seed, n_test, m, pr.reg)
+            if rnd is not None:
+                pr, _, m = _fit_score(task, runner.data(task, rnd, seed, cols), pc, seed)
+                rows += _rows(level, task, "linear", "random_masks", n_all, seed, n_test, m, pr.reg)
+            if static_bin is not None:
+                d = runner.data(task, static_bin, seed)
+                pr, _, m = _fit_score(task, d, pc, seed)
+                rows += _rows(level, task, "linear", "static_act_binarised", d["train"][0].shape[1], seed, n_test,
+                              m, pr.reg)
+            log(f"[probe] {level} seed {seed} {task}: {time.time() - t0:.1f} s")
+    extras.update(rates=rates, density=density, ks=ks)
+    return rows, curve_rows, c_star, extras
+
+
+def probe_logmel(runner: Runner, logmel: dict, pc: dict, seeds: list[int], log=print) -> list[dict]:
+    """The linear probe on the input log-mel spectrogram (level-independent; level = "input")."""
+    rows = []
+    for seed in seeds:
+        for task in TASKS:
+            d = runner.data(task, logmel, seed)
+            if len(d["test"][1]) == 0:
+                continue
+            pr, _, m = _fit_score(task, d, pc, seed)
+            rows += _rows("input", task, "linear", "logmel", d["train"][0].shape[1], seed, len(d["test"][1]), m, pr.reg)
+    return rows
+
+
+def summarise(runs: pd.DataFrame, c_star_all: dict) -> pd.DataFrame:
+    """Mean and std over seeds per (level, task, probe, features, n_features, metric)."""
+    keys = ["level", "task", "probe", "features", "n_features", "metric"]
+    g = runs.groupby(keys, sort=False).agg(mean=("value", "mean"), std=("value", "std"), n_seeds=("seed", "nunique"),
+                                           n_test_frames=("n_test_frames", "first")).reset_index()
+    g["std"] = g["std"].fillna(0.0)
+    g["c_star"] = [c_star_all.get(lv, {}).get(t) for lv, t in zip(g["level"], g["task"])]
+    g["c_star"] = g["c_star"].astype("Int64")
+    return g
+
+
+def headline(summary: pd.DataFrame, levels: list[str]) -> dict:
+    """Nested metrics for DVC: per level the best masks-probe score per task (over linear/MLP and k)."""
+    out = {}
+    for lv in levels:
+        s = summary[(summary["level"] == lv) & (summary["features"] == "masks")]
+
+        def best(task, metric):
+            v = s[(s["task"] == task) & (s["metric"] == metric)]["mean"]
+            return None if v.empty else float(v.max())
+
+        cs = s[(s["metric"] == "cost_frac_dynamic") & (s["n_features"] == s["c_star"])
+               & s["task"].isin(["vad", "noise", "f0", "snr"])]
+        out[lv] = dict(vad_acc=best("vad", "acc"), noise_acc=best("noise", "acc"),
+                       noise_seg_acc=best("noise_seg", "acc"), f0_r2=best("f0", "r2_hz"),
+                       f0_r2_cents=best("f0", "r2_cents"), snr_r2=best("snr", "r2"),
+                       probe_cost_frac=None if cs.empty else float(cs["mean"].sum()))
+    return out
+
+
+def report_md(summary: pd.DataFrame, head: dict, c_star_all: dict, notes: list[str], env: dict) -> str:
+    lines = ["# Mask probes", "",
+             "Probes: scikit-learn " + env["sklearn"] + " (LogisticRegression lbfgs / Ridge / MLP), features "
+             "standardised on train, regularisation chosen on valid; mean over seeds " + str(env["seeds"]) + ".",
+             "Paper figures: P2 (arXiv 2602.10666), VAD acc 0.93, noise acc 0.84, F0 R^2 0.86 (R^2 unit not stated; "
+             "ours on Hz and on cents).", "",
+             "| level | VAD acc (gap) | noise acc frame (gap) | noise acc segment | F0 R^2 Hz (gap) | F0 R^2 cents | "
+             "SNR R^2 | C* vad/noise/f0/snr | probe cost / dynamic MACs |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v, ref=None):
+        if v is None:
+            return "n/a"
+        return f"{v:.3f}" + (f" ({v - ref:+.3f})" if ref is not None else "")
+
+    for lv, h in head.items():
+        cs = c_star_all.get(lv, {})
+        cost_s = "n/a" if h["probe_cost_frac"] is None else f"{100 * h['probe_cost_frac']:.4f} %"
+        lines.append(f"| {lv} | {f(h['vad_acc'], PAPER['vad_acc'])} | {f(h['noise_acc'], PAPER['noise_acc'])} | "
+                     f"{f(h['noise_seg_acc'])} | {f(h['f0_r2'], PAPER['f0_r2'])} | {f(h['f0_r2_cents'])} | "
+                     f"{f(h['snr_r2'])} | {'/'.join(str(cs.get(t, '-')) for t in ('vad', 'noise', 'f0', 'snr'))} | "
+                     f"{cost_s} |")
+    lines += ["", "Selectivity (linear masks@all minus shuffled-label control, selection metric):", ""]
+    sel = []
+    for (lv, task), g in summary[summary["level"] != "input"].groupby(["level", "task"], sort=False):
+        metric = SELECT_METRIC[task]
+        a = g[(g["features"] == "masks") & (g["probe"] == "linear") & (g["metric"] == metric)]
+        a = a[a["n_features"] == a["n_features"].max()]["mean"]
+        c = g[(g["features"] == "shuffled_labels") & (g["metric"] == metric)]["mean"]
+        if len(a) and len(c):
+            sel.append(f"- {lv} {task} ({metric}): {a.iloc[0]:.3f} - {c.iloc[0]:.3f} = {a.iloc[0] - c.iloc[0]:+.3f}")
+    lines += sel + ["", "Environment: " + json.dumps(env)] + ([""] + [f"Note: {n}" for n in notes] if notes else [])
+    return "\n".join(lines) + "\n"
+
+
+def cli(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="sebench probe", description=__doc__.splitlines()[0])
+    add_params_arg(ap)
+    ap.add_argument("--levels", nargs="*", help="subset of gated levels (default: all with keep < 1)")
+    ap.add_argument("--no-plots", action="store_true", help="skip figures (t-SNE is the slow one)")
+    args = ap.parse_args(argv)
+    p = load_params(args.params)
+    pc = probe_params(p)
+    paths, grid = p["paths"], FrameGrid.from_params(p["frames"])
+    dataset_dir, enhanced_dir = Path(paths["dataset_dir"]), Path(paths["enhanced_dir"])
+    probes_dir, reports_dir = Path(paths["probes_dir"]), Path(paths["reports_dir"])
+    seeds = [int(s) for s in pc["seeds"]]
+    levels = {str(k): float(v) for k, v in p["levels"].items()}
+    gated = [lv for lv, keep in levels.items() if keep < 1.0]
+    if args.levels:
+        bad = set(args.levels) - set(gated)
+        if bad:
+            raise ValueError(f"{args.params}: --levels {sorted(bad)} are not gated levels (keep < 1) in {gated}")
+        gated = list(args.levels)
+    static = [lv for lv, keep in levels.items() if keep >= 1.0]
+    if not gated:
+        raise ValueError(f"{args.params}: no gated level (keep < 1) in `levels`; nothing to probe")
+
+    metas = {s: load_metadata(dataset_dir, s) for s in SPLITS}
+    features.check_disjoint(metas["train"], metas["test"], source=str(dataset_dir / "metadata"))
+    classes = load_classes(dataset_dir)
+    runner = Runner(metas, pc)
+    runner.n_classes = len(classes)
+    notes = []
+
+    static_acts = None
+    if static and "static_act_binarised" in pc["controls"]:
+        try:
+            static_acts = {s: features.load_activations(features.activations_path(enhanced_dir, static[0], s),
+                                                        metas[s])[0] for s in SPLITS}
+        except FileNotFoundError as e:
+            notes.append(f"static_act_binarised control skipped: {e}")
+    elif "static_act_binarised" in pc["controls"]:
+        notes.append("static_act_binarised control skipped: no static level (keep 1.0) in params")
+
+    rows, curves, c_star_all, extras = [], [], {}, {}
+    for lv in gated:
+        masks, block_channels = {}, None
+        for s in SPLITS:
+            masks[s], block_channels = features.load_level_masks(enhanced_dir, lv, s, metas[s])
+        macs = None
+        try:
+            macs = cost.se_macs_per_frame(enhanced_dir / lv / "summary.json", grid.frames_per_s)
+        except (FileNotFoundError, KeyError) as e:
+            notes.append(f"{lv}: probe cost fraction not computed: {e}")
+        r, c, cs, ex = probe_level(lv, masks, block_channels, runner, pc, seeds, macs, static_acts)
+        rows += r; curves += c; c_star_all[lv] = cs
+        ex["block_channels"] = block_channels
+        extras[lv] = ex
+        if not args.no_plots:
+            _level_plots(lv, masks["test"], block_channels, metas["test"], runner, ex, classes, pc,
+                         reports_dir / "probes")
+        del masks
+    if "logmel" in pc["controls"]:
+        lm = {s: features.logmel(dataset_dir, metas[s], grid.sample_rate_hz, grid.n_fft, grid.hop_length,
+                                 int(pc["logmel_n_mels"])) for s in SPLITS}
+        rows += probe_logmel(runner, lm, pc, seeds)
+
+    import sklearn
+    env = dict(sklearn=sklearn.__version__, numpy=np.__version__, python=platform.python_version(),
+               machine=f"{platform.machine()} {os.cpu_count()}-core CPU", seeds=seeds)
+    runs = pd.DataFrame(rows)
+    summary = summarise(runs, c_star_all)
+    head = headline(summary, gated)
+    curves_df = pd.DataFrame(curves)
+    _atomic_csv(runs, probes_dir / "runs.csv")
+    _atomic_csv(curves_df, probes_dir / "curves.csv")
+    _atomic_text(probes_dir / "c_star.json", json.dumps(dict(rule=f"smallest k within {pc['c_star_tol']} (absolute) "
+                                                             "of the best valid score", ranking="ANOVA F on train",
+                                                             c_star=c_star_all), indent=2))
+    _atomic_text(probes_dir / "confusion.json", json.dumps(
+        {lv: dict(classes=classes, **ex["confusion"]) for lv, ex in extras.items()}, indent=2))
+    _atomic_csv(summary, reports_dir / "probes.csv")
+    _atomic_text(reports_dir / "probes.json", json.dumps(head, indent=2))
+    _atomic_text(reports_dir / "probes.md", report_md(summary, head, c_star_all, notes, env))
+    if not args.no_plots and len(curves_df):
+        plots.plot_curves(curves_df, reports_dir / "probes" / "curves.png")
+    for n in notes:
+        print(f"[probe] note: {n}", file=sys.stderr)
+    print(json.dumps(head, indent=2))
+    return 0
+
+
+def _level_plots(level, test_masks, block_channels, meta_test, runner, ex, classes, pc, out_dir: Path):
+    """t-SNE, firing-rate heat maps and confusion matrices of one level."""
+    tf = runner.tfs["vad"]["test"]
+    sub = features.subsample(tf, int(pc["tsne_frames"]), 0)
+    x = features.frame_matrix(test_masks, sub)
+    lab = meta_test.set_index("mixture_id")
+    f0 = np.array([lab.at[m, "f0_hz"][t] if lab.at[m, "voiced"][t] else np.nan for m, t in zip(sub.mixture_id, sub.frame)])
+    noise = np.array([lab.at[m, "noise_class_id"] if lab.at[m, "noise_active"][t] else np.nan
+                      for m, t in zip(sub.mixture_id, sub.frame)], np.float64)
+    if len(x) >= 10:
+        plots.plot_tsne(x, {"vad": sub.y, "noise class": noise, "F0 (Hz)": f0}, out_dir / f"tsne_{level}.png",
+                        title=f"t-SNE of test mask vectors, level {level}")
+    xa = features.frame_matrix(test_masks, tf)
+    if (tf.y == 1).any() and (tf.y == 0).any():
+        diff = xa[tf.y == 1].mean(0) - xa[tf.y == 0].mean(0)
+        plots.plot_heatmap(diff, block_channels, out_dir / f"heatmap_vad_{level}.png",
+                           f"firing rate speech - non-speech, level {level}", "rate difference")
+    tn = runner.tfs["noise"]["test"]
+    if len(tn.y):
+        xn = features.frame_matrix(test_masks, tn)
+        overall = xn.mean(0)
+        dev = np.stack([xn[tn.y == c].mean(0) - overall for c in np.unique(tn.y)])
+        plots.plot_heatmap(dev[np.argmax(np.abs(dev), 0), np.arange(dev.shape[1])], block_channels,
+                           out_dir / f"heatmap_noise_{level}.png",
+                           f"largest per-class firing-rate deviation (noise-active frames), level {level}",
+                           "rate(class) - rate(all)")
+    for task, cm in ex["confusion"].items():
+        plots.plot_confusion(np.asarray(cm), classes, out_dir / f"confusion_{task}_{level}.png",
+                             f"{task} (linear, all channels), level {level}")

@@ -1,0 +1,146 @@
+"""Probes (standardised linear models and a small MLP) and their metrics.
+
+Kinds: ``binary`` (VAD; logistic regression), ``multiclass`` (noise; multinomial logistic regression),
+``regression`` (F0 in cents, SNR in dB; ridge). Features are standardised on train; the regularisation
+strength is chosen on valid from a grid (``C`` for logistic, ``alpha`` for ridge / MLP L2).
+Implementation: scikit-learn (``LogisticRegression`` lbfgs, ``Ridge``, ``MLPClassifier/Regressor``).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+                             mean_absolute_error, r2_score)
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+TASK_KIND = {"vad": "binary", "noise": "multiclass", "noise_seg": "multiclass", "f0": "regression",
+             "snr": "regression"}
+CENTS_REF_HZ = 10.0  # cents re 10 Hz (the mir_eval / CREPE convention)
+
+
+def hz_to_cents(f_hz: np.ndarray) -> np.ndarray:
+    return 1200.0 * np.log2(np.maximum(np.asarray(f_hz, np.float64), 1e-3) / CENTS_REF_HZ)
+
+
+def cents_to_hz(c: np.ndarray) -> np.ndarray:
+    return CENTS_REF_HZ * 2.0 ** (np.asarray(c, np.float64) / 1200.0)
+
+
+def target(task: str, y: np.ndarray) -> np.ndarray:
+    """The quantity a probe is trained on: F0 in cents, others unchanged."""
+    return hz_to_cents(y) if task == "f0" else y
+
+
+def untarget(task: str, y: np.ndarray) -> np.ndarray:
+    return cents_to_hz(y) if task == "f0" else y
+
+
+def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Metrics of one task on natural units (F0 in Hz; predictions already converted back).
+
+    vad: acc, bal_acc, f1 (speech = positive). noise / noise_seg: acc, macro_f1 (over classes present
+    in y_true). f0: r2_hz, r2_cents, mae_hz, mae_cents, gross_err_50c (fraction of voiced frames whose
+    prediction is > 50 cents off, i.e. 1 - raw pitch accuracy), gpe_20pct (fraction > 20 % off).
+    snr: r2, mae_db.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    kind = TASK_KIND[task]
+    if kind == "binary":
+        return dict(acc=accuracy_score(y_true, y_pred), bal_acc=balanced_accuracy_score(y_true, y_pred),
+                    f1=f1_score(y_true, y_pred, zero_division=0))
+    if kind == "multiclass":
+        return dict(acc=accuracy_score(y_true, y_pred),
+                    macro_f1=f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro",
+                                      zero_division=0))
+    if task == "f0":
+        pred_hz = np.clip(y_pred, 1.0, None)
+        dc = np.abs(hz_to_cents(pred_hz) - hz_to_cents(y_true))
+        return dict(r2_hz=r2_score(y_true, pred_hz), r2_cents=r2_score(hz_to_cents(y_true), hz_to_cents(pred_hz)),
+                    mae_hz=mean_absolute_error(y_true, pred_hz), mae_cents=float(dc.mean()),
+                    gross_err_50c=float((dc > 50).mean()),
+                    gpe_20pct=float((np.abs(pred_hz - y_true) > 0.2 * y_true).mean()))
+    return dict(r2=r2_score(y_true, y_pred), mae_db=mean_absolute_error(y_true, y_pred))
+
+
+#: the metric used for model selection on valid and for curves (higher is better)
+SELECT_METRIC = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_cents", "snr": "r2"}
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
+
+
+@dataclass
+class Probe:
+    """A fitted probe: ``predict(X)`` returns labels (classes) or natural-unit values (regression)."""
+
+    task: str
+    kind: str
+    scaler: StandardScaler
+    model: object
+    reg: float
+    valid_scores: dict = field(default_factory=dict)  # reg -> valid selection score
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        z = self.model.predict(self.scaler.transform(x))
+        return untarget(self.task, z) if self.kind == "regression" else z
+
+    def folded(self) -> tuple[np.ndarray, np.ndarray]:
+        """Linear weights on the raw (unstandardised) features: (W (K, D), b (K,)), K = 1 for binary/ridge."""
+        w = np.atleast_2d(self.model.coef_) / self.scaler.scale_[None, :]
+        b = np.atleast_1d(self.model.intercept_) - w @ self.scaler.mean_
+        return w, b
+
+
+def _model(kind: str, probe: str, reg: float, seed: int, mlp_hidden: int, max_iter: int):
+    if probe == "linear":
+        if kind == "regression":
+            return Ridge(alpha=reg)
+        return LogisticRegression(C=reg, max_iter=max_iter, tol=1e-4, warm_start=True)
+    if probe == "mlp":
+        cls = MLPRegressor if kind == "regression" else MLPClassifier
+        return cls(hidden_layer_sizes=(mlp_hidden,), alpha=reg, max_iter=max_iter, random_state=seed,
+                   early_stopping=False, batch_size=256, learning_rate_init=1e-3)
+    raise ValueError(f"unknown probe {probe!r}; expected 'linear' or 'mlp'")
+
+
+def fit_probe(task: str, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray,
+              reg_grid: list[float], probe: str = "linear", seed: int = 0, mlp_hidden: int = 64,
+              max_iter: int = 200) -> Probe:
+    """Fit on train for every strength in ``reg_grid``; keep the one best on valid (``SELECT_METRIC``).
+
+    x_*: (N, D) features, y_*: (N,) natural-unit targets (F0 in Hz; trained in cents).
+    """
+    kind = TASK_KIND[task]
+    if len(y_tr) == 0 or len(y_va) == 0:
+        raise ValueError(f"task {task!r}: empty train ({len(y_tr)}) or valid ({len(y_va)}) frames")
+    if kind != "regression" and len(np.unique(y_tr)) < 2:
+        raise ValueError(f"task {task!r}: train labels have a single class; cannot fit a classifier")
+    scaler = StandardScaler().fit(x_tr)
+    z_tr, z_va = scaler.transform(x_tr), scaler.transform(x_va)
+    t_tr = target(task, y_tr)
+    metric = SELECT_METRIC[task]
+    best, scores = None, {}
+    # logistic: one warm-started model across increasing C (each fit starts from the previous optimum)
+    warm = (_model(kind, probe, min(reg_grid), seed, mlp_hidden, max_iter)
+            if probe == "linear" and kind != "regression" else None)
+    for reg in sorted(reg_grid):
+        if warm is not None:
+            m = warm.set_params(C=reg)
+        else:
+            m = _model(kind, probe, reg, seed, mlp_hidden, max_iter)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            m.fit(z_tr, t_tr)
+        pred = m.predict(z_va)
+        s = metrics(task, y_va, untarget(task, pred) if kind == "regression" else pred)[metric]
+        scores[float(reg)] = float(s)
+        if best is None or s > best[0] + 1e-12:
+            best = (s, reg, copy.deepcopy(m))
+    return Probe(task, kind, scaler, best[2], float(best[1]), scores)
