@@ -103,3 +103,16 @@ def barrier(info: DistInfo) -> None:
 def cleanup(info: DistInfo) -> None:
     if info.is_distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def params_in_sync(model: torch.nn.Module, info: DistInfo) -> bool:
+    """True when every rank holds bit-identical parameters and buffers (rank 0's are broadcast and
+    compared exactly on each rank; the verdict is all-reduced). Always True for a single process."""
+    if not info.is_distributed:
+        return True
+    flat = torch.cat([t.detach().reshape(-1).double() for t in unwrap(model).state_dict().values()])
+    ref = flat.clone()
+    dist.broadcast(ref, src=0)
+    bad = torch.tensor([0.0 if torch.equal(flat, ref) else 1.0], device=flat.device)
+    dist.all_reduce(bad, op=dist.ReduceOp.SUM)
+    return bool(bad.item() == 0)

@@ -1,0 +1,403 @@
+"""``sebench train --level L``: train one Conv-FSENet at one pruning level (``params["levels"][L]``).
+
+Target keep 1.0 = static model (gates off); < 1.0 = DynCP model trained with the compressed spectral
+loss + ``model.gate.budget_weight`` x budget loss. Adam (``train.lr``) with a per-step cosine decay to
+``train.lr_min`` over ``train.epochs``; random crops of ``train.crop_s`` from the in-memory train split
+(:mod:`bench.data`); validation on full valid utterances after every epoch.
+
+Reproducible and resumable: seeds derive from ``params.seed`` and the level name; after every epoch
+rank 0 atomically writes ``{models_dir}/{L}/checkpoint.pt`` (model, optimizer, scheduler, epoch, RNG
+states, history); a rerun resumes from it and ends with the same weights as an uninterrupted run
+(bit-exact on CPU). A checkpoint written under different params is ignored (a fresh run starts).
+Data parallel under ``torchrun`` (:mod:`bench.distributed`); ``train.batch_size`` is per process.
+
+Outputs in ``{models_dir}/{L}/``: ``model.pt`` ({"state_dict", "config", "level", "target_keep"}),
+``config.json`` (resolved config, params hash, seeds, versions), ``train_summary.json``, ``macs.json``
+and DVCLive curves in ``dvclive/``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import random
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench import distributed as D
+from bench.data import SplitAudio, crop_batches, derive_seed, full_utterance_batches, load_split_audio, n_batches
+from bench.params import add_params_arg, load_params, params_hash
+
+CHECKPOINT_FORMAT = 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# small helpers
+# ----------------------------------------------------------------------------------------------------
+
+def level_keep(params: dict, level: str) -> float:
+    """Target keep ratio of ``level``; a clear error for unknown names or values outside (0, 1]."""
+    levels = params.get("levels") or {}
+    if level not in levels:
+        raise KeyError(f"params: level {level!r} not in levels {sorted(levels)}")
+    keep = float(levels[level])
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"params: levels.{level} = {keep}, expected a keep ratio in (0, 1]")
+    return keep
+
+
+def level_seed(params: dict, level: str) -> int:
+    """Model-init seed: ``params.seed`` + a stable hash (crc32) of the level name (not its list index,
+    so adding a level never changes another level's model)."""
+    return (int(params["seed"]) + zlib.crc32(level.encode())) % (2**31)
+
+
+def fingerprint(params: dict, level: str) -> str:
+    """Hash of everything that changes the trained weights (device/threads/paths excluded)."""
+    t = {k: v for k, v in params["train"].items() if k not in ("device", "num_threads")}
+    return params_hash(dict(seed=params["seed"], level=level, keep=level_keep(params, level),
+                            frames=params["frames"], model=params["model"], train=t,
+                            dataset_dir=str(params["paths"]["dataset_dir"])))
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("torch", "numpy", "dvclive"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_json(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def set_determinism(seed: int, device: torch.device) -> None:
+    """Seed torch/numpy/random; deterministic kernels where torch has them (warn elsewhere)."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def rng_state() -> dict:
+    s = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
+
+
+def set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+    if "cuda" in s and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def config_to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(d: dict):
+    """Rebuild an ``FSENetConfig`` (with its nested ``GateConfig``) from :func:`config_to_dict`."""
+    from bench.models.fsenet import FSENetConfig
+
+    return FSENetConfig.from_dict(d)
+
+
+# ----------------------------------------------------------------------------------------------------
+# loss and evaluation
+# ----------------------------------------------------------------------------------------------------
+
+def clean_stft(model, clean: torch.Tensor) -> torch.Tensor:
+    """Complex STFT (B, F, T) of the clean target with the model's own analysis (same window/grid)."""
+    return D.unwrap(model).stft(clean)
+
+
+def step_losses(model, noisy: torch.Tensor, clean: torch.Tensor, keep: float, train_p: dict,
+                budget_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, object]:
+    """(total, spectral, budget or None, ModelOutput) for one batch."""
+    from bench.models.loss import budget_loss, compressed_spectral_loss
+
+    m = D.unwrap(model)
+    out = model(noisy)
+    spec = compressed_spectral_loss(out.enhanced_spec, clean_stft(m, clean),
+                                    exponent=m.cfg.compress_exponent,
+                                    mag_weight=float(train_p.get("loss_mag_weight", 0.7)))
+    if out.gates is None:
+        return spec, spec, None, out
+    bud = budget_loss(out.gates, keep)
+    return spec + budget_weight * bud, spec, bud, out
+
+
+@torch.no_grad()
+def evaluate(model, audio: SplitAudio, keep: float, train_p: dict, batch_size: int,
+             info: D.DistInfo, collect_gates: bool = False) -> dict:
+    """Mean spectral loss over full valid utterances (weighted by utterances), realised keep per block
+    (fraction of ones over channels x frames, averaged over utterances) and, optionally, per-frame gates
+    (list of bool (T, n_blocks, H) arrays of this rank's utterances)."""
+    from bench.models.loss import compressed_spectral_loss
+
+    m = D.unwrap(model)
+    was_training = m.training
+    m.eval()
+    nb = m.n_blocks
+    acc = torch.zeros(3 + nb, dtype=torch.float64)  # [sum loss, n utts, n gated utts, keep per block...]
+    gates_out = []
+    for noisy, clean in full_utterance_batches(audio, batch_size, info.rank, info.world_size):
+        out = m(noisy)
+        for b in range(noisy.shape[0]):  # per-utterance loss so the mean does not depend on batching
+            acc[0] += float(compressed_spectral_loss(
+                out.enhanced_spec[b:b + 1], clean_stft(m, clean[b:b + 1]),
+                exponent=m.cfg.compress_exponent, mag_weight=float(train_p.get("loss_mag_weight", 0.7))))
+        acc[1] += noisy.shape[0]
+        if out.gates is not None:
+            acc[2] += noisy.shape[0]
+            acc[3:] += out.gates.double().mean(dim=(2, 3)).sum(0).cpu()
+            if collect_gates:
+                gates_out += [g.permute(2, 0, 1).bool().cpu().numpy() for g in out.gates]
+    acc = D.all_reduce_sum(acc.to(audio.noisy.device) if info.backend == "nccl" else acc, info).cpu()
+    if was_training:
+        m.train()
+    res = {"loss": float(acc[0] / max(acc[1], 1)), "n_utterances": int(acc[1])}
+    if acc[2] > 0:
+        per_block = (acc[3:] / acc[2]).tolist()
+        res.update(keep_mean=float(np.mean(per_block)), keep_per_block=per_block)
+    if collect_gates:
+        res["gates"] = gates_out
+    return res
+
+
+# ----------------------------------------------------------------------------------------------------
+# training
+# ----------------------------------------------------------------------------------------------------
+
+def train_level(params: dict, level: str, device_req: str | None = None, stop_after_epochs: int | None = None,
+                progress: bool = True) -> dict | None:
+    """Train (or resume) level ``level``. Returns the summary dict on rank 0 when training completed,
+    None on other ranks or when stopped early by ``stop_after_epochs`` (checkpoint left in place)."""
+    from bench.models.fsenet import ConvFSENet, FSENetConfig
+
+    tp = params["train"]
+    keep = level_keep(params, level)
+    info0 = D.env_dist_info()
+    device = D.resolve_device(device_req or tp.get("device", "auto"), info0)
+    info = D.init_distributed(device)
+    torch.set_num_threads(int(tp.get("num_threads", 1)))
+    seed = level_seed(params, level)
+    set_determinism(seed, device)
+
+    out_dir = Path(params["paths"]["models_dir"]) / level
+    ckpt_path = out_dir / "checkpoint.pt"
+    fp = fingerprint(params, level)
+    sr = int(params["frames"]["sample_rate_hz"])
+    dataset_dir = Path(params["paths"]["dataset_dir"])
+    show = progress and info.is_main
+
+    train_audio = load_split_audio(dataset_dir, "train", sr, progress=show).to(device)
+    valid_audio = load_split_audio(dataset_dir, "valid", sr, progress=show).to(device)
+
+    cfg = FSENetConfig.from_params(params, keep)
+    model = ConvFSENet(cfg).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    epochs, bs = int(tp["epochs"]), int(tp["batch_size"])
+    crop = int(round(float(tp["crop_s"]) * sr))
+    steps_per_epoch = n_batches(len(train_audio), bs, info.world_size)
+    opt = torch.optim.Adam(model.parameters(), lr=float(tp["lr"]))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * steps_per_epoch, 1),
+                                                       eta_min=float(tp["lr_min"]))
+    budget_weight = float(params["model"]["gate"].get("budget_weight", 1.0)) if cfg.gated else 0.0
+    clip = tp.get("grad_clip_norm")
+
+    start_epoch, history, wall_prev, audio_s_prev, train_wall_prev = 0, [], 0.0, 0.0, 0.0
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ck.get("format") == CHECKPOINT_FORMAT and ck.get("fingerprint") == fp:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            set_rng_state(ck["rng"][info.rank] if isinstance(ck["rng"], list) else ck["rng"])
+            start_epoch, history = int(ck["epoch"]), list(ck["history"])
+            wall_prev, audio_s_prev = float(ck["wall_s"]), float(ck["audio_s"])
+            train_wall_prev = float(ck["train_wall_s"])
+            if info.is_main:
+                print(f"[train {level}] resuming from {ckpt_path} after epoch {start_epoch}/{epochs}",
+                      file=sys.stderr)
+        elif info.is_main:
+            print(f"[train {level}] {ckpt_path}: written under different params; starting fresh",
+                  file=sys.stderr)
+
+    ddp_model = D.wrap_model(model, info, device)
+    live = None
+    if info.is_main:
+        from dvclive import Live
+
+        live = Live(dir=str(out_dir / "dvclive"), dvcyaml=False, save_dvc_exp=False, resume=start_epoch > 0)
+        live.step = start_epoch
+        live.log_params({"level": level, "target_keep": keep, "config": params["model"]["config"],
+                         "epochs": epochs, "batch_size": bs, "world_size": info.world_size})
+
+    t_start = time.perf_counter()
+    train_wall, audio_s = train_wall_prev, audio_s_prev
+    stopped = False
+    for epoch in range(start_epoch, epochs):
+        if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
+            stopped = True
+            break
+        ddp_model.train()
+        t0 = time.perf_counter()
+        acc = torch.zeros(4, dtype=torch.float64)  # sum spectral, sum budget, sum keep, n steps
+        bar = tqdm(crop_batches(train_audio, crop, bs, int(params["seed"]), epoch, info.rank, info.world_size),
+                   total=steps_per_epoch, desc=f"{level} epoch {epoch + 1}/{epochs}", disable=not show,
+                   leave=False)
+        for noisy, clean in bar:
+            loss, spec, bud, out = step_losses(ddp_model, noisy, clean, keep, tp, budget_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip))
+            opt.step()
+            sched.step()
+            acc[0] += float(spec.detach())
+            acc[3] += 1
+            if bud is not None:
+                acc[1] += float(bud.detach())
+                acc[2] += float(out.gates.detach().float().mean())
+            audio_s += noisy.shape[0] * crop / sr * info.world_size
+            bar.set_postfix(loss=f"{float(spec.detach()):.4f}")
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        train_wall += time.perf_counter() - t0
+        acc = D.all_reduce_sum(acc.to(device) if info.backend == "nccl" else acc, info).cpu()
+        val = evaluate(ddp_model, valid_audio, keep, tp, bs, info)
+        rec = {"epoch": epoch + 1, "train_loss": float(acc[0] / acc[3]), "valid_loss": val["loss"],
+               "lr": float(sched.get_last_lr()[0])}
+        if cfg.gated:
+            rec.update(train_budget_loss=float(acc[1] / acc[3]), train_keep=float(acc[2] / acc[3]),
+                       valid_keep=val["keep_mean"])
+        history.append(rec)
+        if info.is_main:
+            for k, v in rec.items():
+                if k != "epoch":
+                    live.log_metric(k.replace("_", "/", 1) if k.startswith(("train_", "valid_")) else k, v)
+            live.next_step()
+            atomic_torch_save({
+                "format": CHECKPOINT_FORMAT, "fingerprint": fp, "epoch": epoch + 1, "level": level,
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "rng": rng_state(), "history": history,
+                "wall_s": wall_prev + time.perf_counter() - t_start, "audio_s": audio_s,
+                "train_wall_s": train_wall}, ckpt_path)
+            tqdm.write(f"[train {level}] epoch {epoch + 1}/{epochs} "
+                       + " ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch"), file=sys.stderr)
+        D.barrier(info)
+
+    summary = None
+    if not stopped:
+        in_sync = D.params_in_sync(model, info)
+        if not in_sync:
+            raise RuntimeError(f"[train {level}] rank {info.rank}: parameters differ across ranks after training")
+        final = evaluate(ddp_model, valid_audio, keep, tp, bs, info, collect_gates=cfg.gated and info.is_main)
+        if info.is_main:
+            summary = _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed,
+                                     info, device, n_params, wall_prev + time.perf_counter() - t_start,
+                                     train_wall, audio_s, len(train_audio), train_audio.duration_s)
+    if live is not None:
+        live.end()
+    D.barrier(info)
+    D.cleanup(info)
+    return summary
+
+
+def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed, info, device,
+                   n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s) -> dict:
+    from bench import macs as M
+
+    dense_pf = M.dense_macs_per_frame(cfg)
+    fps = params["frames"]["sample_rate_hz"] / params["frames"]["hop_length"]
+    macs = {"implementation": "bench.macs (analytic, 1 MAC = 1 multiply-accumulate)",
+            "dense_macs_per_frame": dense_pf, "dense_macs_per_s": M.dense_macs_per_s(cfg),
+            "frames_per_s": fps}
+    if final.get("gates"):
+        per_frame = np.concatenate([np.asarray(M.dynamic_macs_per_frame(cfg, g)) for g in final["gates"]])
+        macs.update(dynamic_macs_per_s_mean_valid=float(per_frame.mean() * fps),
+                    dynamic_macs_per_s_p5_valid=float(np.percentile(per_frame, 5) * fps),
+                    dynamic_macs_per_s_p95_valid=float(np.percentile(per_frame, 95) * fps))
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_torch_save({"state_dict": state, "config": config_to_dict(cfg), "level": level,
+                       "target_keep": keep}, out_dir / "model.pt")
+    atomic_json({"level": level, "target_keep": keep, "model_config": config_to_dict(cfg),
+                 "model_config_name": params["model"]["config"], "train": params["train"],
+                 "params_hash": params_hash(params), "fingerprint": fp, "seed": int(params["seed"]),
+                 "model_init_seed": seed, "world_size": info.world_size, "device": str(device),
+                 "n_params": n_params, "versions": versions()}, out_dir / "config.json")
+    atomic_json(macs, out_dir / "macs.json")
+    last = history[-1] if history else {}
+    summary = {
+        "level": level, "target_keep": keep, "epochs": len(history),
+        "final_train_loss": last.get("train_loss"), "final_valid_loss": final["loss"],
+        "loss": "bench.models.loss.compressed_spectral_loss (valid: full utterances, mean over utterances)",
+        "realised_keep_valid_mean": final.get("keep_mean", 1.0),
+        "realised_keep_valid_per_block": final.get("keep_per_block"),
+        "n_params": n_params, "n_train_mixtures": n_train, "train_audio_s_per_epoch": train_duration_s,
+        "wall_s": wall_s, "train_loop_wall_s": train_wall_s,
+        "audio_s_processed": audio_s, "audio_s_per_s": audio_s / train_wall_s if train_wall_s > 0 else None,
+        "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
+        else f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)",
+        "world_size": info.world_size, "ranks_params_identical": True,  # checked (raises otherwise)
+        "batch_size_per_process": int(params["train"]["batch_size"]),
+        "history": history,
+    }
+    atomic_json(summary, out_dir / "train_summary.json")
+    return summary
+
+
+def cli(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="sebench train", description=__doc__.split("\n")[0])
+    add_params_arg(ap)
+    ap.add_argument("--level", required=True, help="pruning level name (a key of params levels)")
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
+    ap.add_argument("--stop-after-epochs", type=int, default=None,
+                    help="leave after this many epochs in this invocation (checkpoint kept; rerun resumes)")
+    ap.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    try:
+        level_keep(params, a.level)
+    except (KeyError, ValueError) as e:
+        print(f"sebench train: {a.params}: {e}", file=sys.stderr)
+        return 2
+    s = train_level(params, a.level, a.device, a.stop_after_epochs, progress=not a.no_progress)
+    if s is not None:
+        print(json.dumps({k: s[k] for k in ("level", "epochs", "final_train_loss", "final_valid_loss",
+                                            "realised_keep_valid_mean", "audio_s_per_s")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli(sys.argv[1:]))

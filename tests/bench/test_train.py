@@ -1,0 +1,153 @@
+"""Training: data crops, loss decreases, bit-exact resume, outputs (synthetic dataset, tiny config)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from bench import data as bd
+from bench.params import load_params
+from bench.train import cli, fingerprint, level_seed, step_losses, train_level
+from tests.synth import make_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_params(root: Path, dataset_dir: Path, epochs: int = 2) -> dict:
+    """The repo's params.yaml with a tiny model (B=16, H=16, 1x2 blocks) and tiny training."""
+    p = load_params(ROOT / "params.yaml")
+    p["paths"] = {k: str(root / Path(v).name) for k, v in p["paths"].items()}
+    p["paths"]["dataset_dir"] = str(dataset_dir)
+    p["model"]["configs"]["tiny"] = dict(bottleneck=16, hidden=16, stacks=1, blocks_per_stack=2, kernel=3,
+                                         compress_exponent=0.3)
+    p["model"]["config"] = "tiny"
+    p["model"]["gate"]["hidden"] = 8
+    p["train"].update(epochs=epochs, batch_size=4, crop_s=1.0, num_threads=1, device="cpu")
+    p["levels"] = {"static": 1.0, "keep50": 0.5}
+    return p
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("synth") / "ds", duration_s=2.0)
+
+
+# ------------------------------------------------------------------------------------------- data
+
+def test_crops_deterministic_padded_and_sharded(dataset):
+    audio = bd.load_split_audio(dataset, "train", progress=False)
+    assert len(audio) == 8 and audio.noisy.shape == audio.clean.shape == (int(audio.lengths.sum()),)
+    a = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2))
+    b = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2))
+    c = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=3))
+    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b))
+    assert not torch.equal(a[0][0], c[0][0])
+    assert [x[0].shape[0] for x in a] == [3, 3, 2] and len(a) == bd.n_batches(8, 3)
+    # every crop is a contiguous piece of its utterance: clean crop appears in the clean stream
+    for noisy, clean in a:
+        for i in range(noisy.shape[0]):
+            hits = (audio.noisy.unfold(0, 8000, 1) == noisy[i]).all(1).nonzero()
+            assert len(hits) >= 1
+            assert torch.equal(audio.clean[hits[0, 0]:hits[0, 0] + 8000], clean[i])
+    # crops longer than the utterance (2 s) are zero padded past the end
+    long = next(bd.crop_batches(audio, 3 * 16000, 8, seed=0, epoch=0))
+    n = int(audio.lengths[0])
+    assert long[0].shape == (8, 48000) and (long[0][:, n:] == 0).all() and (long[1][:, n:] == 0).all()
+    # ranks see disjoint shards covering the epoch, with equal counts
+    o0, o1 = bd.epoch_order(7, 1, 0, 0, 2), bd.epoch_order(7, 1, 0, 1, 2)
+    assert len(o0) == len(o1) == 4 and set(o0.tolist()) | set(o1.tolist()) == set(range(7))
+
+
+def test_full_utterance_batches_cover_split(dataset):
+    audio = bd.load_split_audio(dataset, "valid", progress=False)
+    got = [x for nb, _ in bd.full_utterance_batches(audio, 2) for x in nb]
+    assert len(got) == len(audio)
+    for i, x in enumerate(got):
+        assert torch.equal(x, audio.utterance(i)[0])
+
+
+def test_bad_dataset_names_file(tmp_path, dataset):
+    import shutil
+    ds = tmp_path / "ds"
+    shutil.copytree(dataset, ds)
+    victim = next((ds / "audio" / "train").glob("*_clean.wav"))
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match=victim.name):
+        bd.load_split_audio(ds, "train", progress=False)
+
+
+# ------------------------------------------------------------------------------------------- training
+
+def test_loss_decreases_on_fixed_batch(dataset, tmp_path):
+    from bench.models.fsenet import ConvFSENet, FSENetConfig
+
+    torch.manual_seed(0)
+    p = tiny_params(tmp_path, dataset)
+    audio = bd.load_split_audio(dataset, "train", progress=False)
+    noisy, clean = next(bd.crop_batches(audio, 16000, 4, seed=0, epoch=0))
+    for keep in (1.0, 0.5):
+        model = ConvFSENet(FSENetConfig.from_params(p, keep))
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        losses = []
+        for _ in range(25):
+            loss, spec, bud, out = step_losses(model, noisy, clean, keep, p["train"], 1.0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(spec.detach()))
+        assert losses[-1] < 0.8 * losses[0], (keep, losses)
+        assert (bud is None) == (keep == 1.0)
+
+
+def test_resume_equals_uninterrupted(dataset, tmp_path):
+    a = tiny_params(tmp_path / "a", dataset, epochs=3)
+    b = tiny_params(tmp_path / "b", dataset, epochs=3)
+    assert fingerprint(a, "keep50") == fingerprint(b, "keep50")  # output paths do not enter it
+    sa = train_level(a, "keep50", progress=False)
+    assert train_level(b, "keep50", stop_after_epochs=1, progress=False) is None  # the "kill"
+    ck = Path(b["paths"]["models_dir"]) / "keep50" / "checkpoint.pt"
+    assert ck.is_file() and not (ck.parent / "model.pt").exists()
+    assert torch.load(ck, weights_only=False)["epoch"] == 1
+    sb = train_level(b, "keep50", progress=False)
+    wa = torch.load(Path(a["paths"]["models_dir"]) / "keep50" / "model.pt", weights_only=False)["state_dict"]
+    wb = torch.load(Path(b["paths"]["models_dir"]) / "keep50" / "model.pt", weights_only=False)["state_dict"]
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert sa["history"] == sb["history"] and sa["final_valid_loss"] == sb["final_valid_loss"]
+
+    # outputs of the uninterrupted run
+    out = Path(a["paths"]["models_dir"]) / "keep50"
+    s = json.loads((out / "train_summary.json").read_text())
+    assert s["epochs"] == 3 and len(s["history"]) == 3
+    assert s["history"][-1]["lr"] == pytest.approx(a["train"]["lr_min"], rel=1e-6)  # cosine reached lr_min
+    assert 0.0 <= s["realised_keep_valid_mean"] <= 1.0 and len(s["realised_keep_valid_per_block"]) == 2
+    assert s["audio_s_per_s"] > 0 and s["device"] == "cpu"
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_config"]["gated"] is True and cfg["model_init_seed"] == level_seed(a, "keep50")
+    assert cfg["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
+    macs = json.loads((out / "macs.json").read_text())
+    assert macs["dense_macs_per_s"] > 0
+    assert (out / "dvclive" / "metrics.json").is_file()
+    model = torch.load(out / "model.pt", weights_only=False)
+    assert model["target_keep"] == 0.5 and model["config"]["hidden"] == 16
+
+    # a checkpoint written under other params is not resumed from
+    c = tiny_params(tmp_path / "b", dataset, epochs=3)
+    c["train"]["lr"] = 1e-3
+    assert fingerprint(c, "keep50") != fingerprint(b, "keep50")
+
+
+def test_static_level_and_cli(dataset, tmp_path):
+    p = tiny_params(tmp_path, dataset, epochs=1)
+    pp = tmp_path / "params.yaml"
+    pp.write_text(yaml.safe_dump(p))
+    assert cli(["--params", str(pp), "--level", "nope"]) == 2
+    assert cli(["--params", str(pp), "--level", "static", "--no-progress"]) == 0
+    out = Path(p["paths"]["models_dir"]) / "static"
+    s = json.loads((out / "train_summary.json").read_text())
+    assert s["realised_keep_valid_mean"] == 1.0 and s["realised_keep_valid_per_block"] is None
+    assert json.loads((out / "config.json").read_text())["model_config"]["gated"] is False
+    assert "train_budget_loss" not in s["history"][0]
