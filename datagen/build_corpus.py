@@ -1,0 +1,558 @@
+"""``sebench build-corpus``: rebuild ``datagen/embedded/`` (the shipped default corpus) from Debian packages.
+
+Speech: Asterisk IVR prompts (``asterisk-core-sounds-{en,es,fr,it,ru}-g722``), 4 speakers. Noise: OpenSFX
+(``openttd-opensfx``), Minetest (``minetest-data``), freedesktop sounds (``sound-theme-freedesktop``) and
+Asterisk music on hold (``asterisk-moh-opsound-g722``), mapped to a small fixed taxonomy by hand-curated
+tables below (each entry names its licence and author from the package's copyright/README files).
+
+Deterministic: sorted file lists and a fixed selection rule (candidates ordered by sha256 of their
+package-relative path, taken until a per-speaker budget is met), so the same packages give the same
+bytes. Output: 16 kHz mono 16-bit FLAC + ``embedded.csv``, ``ATTRIBUTION.md``; ``--f0-only``
+(re)computes the shipped full-model CREPE tracks in ``f0_cache/``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import os
+import re
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from bench.params import add_params_arg, load_params
+
+SR = 16000
+EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
+MAX_TOTAL_MB = 20.0
+CSV_COLUMNS = ["source_id", "kind", "path", "duration_s", "orig_sample_rate_hz", "orig_channels", "speaker",
+               "noise_class", "split_group", "licence", "author", "origin", "sha256"]
+
+ASTERISK_DIR = Path("/usr/share/asterisk/sounds")
+OPENSFX_CAT = Path("/usr/share/games/openttd/baseset/opensfx/opensfx.cat")
+MINETEST_MODS = Path("/usr/share/games/minetest/games/minetest_game/mods")
+FREEDESKTOP_DIR = Path("/usr/share/sounds/freedesktop/stereo")
+MOH_DIR = Path("/usr/share/asterisk/moh")
+
+# ----------------------------------------------------------------------------------------------------
+# Speech sources: (speaker, language tag, directory, Debian package, licence, author)
+SPEECH_SOURCES = [
+    ("allison", "en_US", "en_US_f_Allison", "asterisk-core-sounds-en-g722", "CC-BY-SA-3.0", "Allison Smith"),
+    ("allison", "es_MX", "es_MX_f_Allison", "asterisk-core-sounds-es-g722", "CC-BY-SA-3.0", "Allison Smith"),
+    ("june", "fr_CA", "fr_CA_f_June", "asterisk-core-sounds-fr-g722", "CC-BY-SA-3.0",
+     "June Wallack (translation: Clod Patry, Kristopher Lalletti, June Wallack)"),
+    ("carlo", "it_IT", "it_IT_m_Carlo", "asterisk-core-sounds-it-g722", "CC-BY-3.0",
+     "Carlo Flora (translation: Silvia Petrin)"),
+    ("ivrvoice_ru", "ru_RU", "ru_RU_f_IvrvoiceRU", "asterisk-core-sounds-ru-g722", "CC-BY-3.0",
+     "Maxim Topal (ivrvoice.ru)"),
+]
+SKIP_SPEECH_DIRS = {"silence", "digits", "letters", "phonetic"}
+MIN_PROMPT_S = 1.5
+MAX_PROMPT_S = 12.0
+SILENCE_THRESHOLD = 10.0 / 32768.0   # |x| below this at the edges counts as digital silence (~ -70 dBFS)
+EDGE_MARGIN_S = 0.02                  # keep this much around the first/last non-silent sample
+
+# ----------------------------------------------------------------------------------------------------
+# Noise taxonomy. Classes with < 3 distinct source groups are dropped (crowd_applause: only 2 in OpenSFX).
+NOISE_CLASSES = ["vehicles_traffic", "machinery_tools", "animals_birds", "water_nature", "domestic_impacts",
+                 "alarms_signals", "music"]
+MIN_NOISE_S = 0.4
+MAX_NOISE_S = 12.0
+MOH_EXCERPT = (30.0, 20.0)            # (start_s, duration_s) of the music excerpt taken from each track
+
+# OpenSFX entry index -> class (Toyland/comedy mixes, explosions, crashes, splats and the 2 crowd clips
+# are left out on purpose: mixed or ambiguous content).
+OPENSFX_CLASSES = {
+    4: "vehicles_traffic", 5: "vehicles_traffic", 6: "vehicles_traffic", 7: "vehicles_traffic",
+    8: "vehicles_traffic", 9: "vehicles_traffic", 10: "vehicles_traffic", 24: "vehicles_traffic",
+    25: "vehicles_traffic", 26: "vehicles_traffic", 27: "vehicles_traffic", 28: "vehicles_traffic",
+    35: "vehicles_traffic", 59: "vehicles_traffic", 61: "vehicles_traffic", 65: "vehicles_traffic",
+    71: "vehicles_traffic",
+    11: "machinery_tools", 12: "machinery_tools", 13: "machinery_tools", 33: "machinery_tools",
+    39: "machinery_tools", 40: "machinery_tools", 56: "machinery_tools",
+    36: "animals_birds", 37: "animals_birds", 38: "animals_birds", 66: "animals_birds", 67: "animals_birds",
+    68: "animals_birds", 72: "animals_birds",
+    52: "water_nature", 57: "water_nature",
+    20: "domestic_impacts",
+    3: "alarms_signals", 14: "alarms_signals", 22: "alarms_signals",
+}
+
+# Minetest (minetest-data): file stem (without the .N variant suffix) -> (class, licence, author).
+# Authors/licences from mods/*/README.txt and /usr/share/doc/minetest-data/copyright.
+_MT_SA = "CC-BY-SA-3.0"
+MINETEST_CLIPS = {
+    "carts/carts_cart_moving": ("vehicles_traffic", _MT_SA, "Minetest Game contributors (mod carts)"),
+    "env_sounds/env_sounds_water": ("water_nature", "CC0-1.0", "Yuval (freesound 197023)"),
+    "env_sounds/env_sounds_lava": ("water_nature", "CC0-1.0", "Halion (freesound 17785)"),
+    "fire/fire_fire": ("water_nature", "CC-BY-3.0", "Dynamicell (freesound 17548)"),
+    "fire/fire_large": ("water_nature", "CC-BY-3.0", "Dynamicell (freesound 17548)"),
+    "fire/fire_small": ("water_nature", "CC-BY-3.0", "dobroide (freesound 4211)"),
+    "default/default_furnace_active": ("water_nature", "CC0-1.0", "iankath (freesound 173991)"),
+    "default/default_break_glass": ("domestic_impacts", "CC-BY-3.0",
+                                    "cmusounddesign (71947), Tomlija (97669), lsprice (88808) on freesound"),
+    "default/default_chest_open": ("domestic_impacts", "CC-BY-3.0",
+                                   "sofar, mixed from Sevin7, Percy Duke, kingsamas, bulbastre, Yoyodaman234"),
+    "default/default_chest_close": ("domestic_impacts", "CC-BY-3.0",
+                                    "sofar, mixed from Sevin7, Percy Duke, kingsamas, bulbastre, Yoyodaman234"),
+    "default/default_grass_footstep": ("domestic_impacts", _MT_SA, "Mito551"),
+    "default/default_dirt_footstep": ("domestic_impacts", _MT_SA, "Mito551"),
+    "default/default_place_node": ("domestic_impacts", _MT_SA, "Mito551"),
+    "default/default_water_footstep": ("domestic_impacts", "CC-BY-3.0", "AGFX (freesound pack 1253)"),
+    "default/default_dug_metal": ("domestic_impacts", "CC0-1.0", "Iwan Gabovitch (qubodup)"),
+    "default/default_place_node_metal": ("domestic_impacts", "CC0-1.0", "Ogrebane"),
+    "doors/doors_door_open": ("domestic_impacts", "CC-BY-3.0", "CGEffex, modified by BlockMen"),
+    "doors/doors_door_close": ("domestic_impacts", "CC-BY-3.0", "bennstir"),
+    "doors/doors_fencegate_open": ("domestic_impacts", "CC0-1.0", "mhtaylor67 (freesound 126041)"),
+    "doors/doors_fencegate_close": ("domestic_impacts", "CC-BY-3.0", "BarkersPinhead, rivernile7 (freesound)"),
+    "doors/doors_glass_door_open": ("domestic_impacts", "CC0-1.0", "SkeetMasterFunk69 (freesound 235546)"),
+    "doors/doors_glass_door_close": ("domestic_impacts", "CC0-1.0", "SkeetMasterFunk69 (freesound 235546)"),
+    "doors/doors_steel_door_close": ("domestic_impacts", "CC-BY-3.0", "HazMattt (freesound 187283)"),
+    "xpanes/xpanes_steel_bar_door_open": ("domestic_impacts", _MT_SA, "TumeniNodes"),
+    "xpanes/xpanes_steel_bar_door_close": ("domestic_impacts", _MT_SA, "TumeniNodes"),
+}
+# Split groups for Minetest: variants .1/.2/.3 and open/close pairs are cut from one recording.
+MINETEST_GROUP_OVERRIDES = {
+    "fire/fire_large": "minetest:fire_dynamicell", "fire/fire_fire": "minetest:fire_dynamicell",
+    "default/default_chest_open": "minetest:default_chest", "default/default_chest_close": "minetest:default_chest",
+    "doors/doors_glass_door_open": "minetest:doors_glass_door",
+    "doors/doors_glass_door_close": "minetest:doors_glass_door",
+    "xpanes/xpanes_steel_bar_door_open": "minetest:xpanes_steel_bar_door",
+    "xpanes/xpanes_steel_bar_door_close": "minetest:xpanes_steel_bar_door",
+}
+
+# freedesktop sound theme: file stem -> (class, licence, author) from its debian/copyright.
+FREEDESKTOP_CLIPS = {
+    "alarm-clock-elapsed": ("alarms_signals", "CC-BY-SA-3.0", "Tim/corsica_s"),
+    "phone-incoming-call": ("alarms_signals", "GPL-2.0-or-later", "Damien Sandras"),
+    "phone-outgoing-busy": ("alarms_signals", "GPL-2.0-or-later", "Damien Sandras"),
+    "phone-outgoing-calling": ("alarms_signals", "GPL-2.0-or-later", "Damien Sandras"),
+    "complete": ("alarms_signals", "CC-BY-3.0", "Dr. Richard Boulanger et al"),
+    "suspend-error": ("alarms_signals", "CC-BY-SA-3.0", "Red Hat, Inc."),
+}
+FREEDESKTOP_GROUP_OVERRIDES = {  # the three phone tones come from one author's one tone set
+    "phone-incoming-call": "freedesktop:phone", "phone-outgoing-busy": "freedesktop:phone",
+    "phone-outgoing-calling": "freedesktop:phone",
+}
+
+MOH_TRACKS = {
+    "macroform-cold_day": "Paul Shuler (Macroform)",
+    "macroform-robot_dity": "Paul Shuler (Macroform)",
+    "macroform-the_simplicity": "Paul Shuler (Macroform)",
+    "manolo_camp-morning_coffee": "Manolo Camp",
+    "reno_project-system": "Reno Project",
+}
+
+
+class CorpusBuildError(RuntimeError):
+    """A source package is missing/unreadable or the built corpus violates its limits."""
+
+
+@dataclass
+class Clip:
+    """One output clip before writing: mono float32 audio at 16 kHz and its CSV fields."""
+    source_id: str
+    kind: str
+    relpath: str
+    audio: np.ndarray
+    orig_sample_rate_hz: int
+    orig_channels: int
+    speaker: str
+    noise_class: str
+    split_group: str
+    licence: str
+    author: str
+    origin: str
+
+
+# ---------------------------------------------------------------------------------------------------- audio
+def decode_g722(path: Path) -> np.ndarray:
+    """Raw G.722 64 kbit/s file -> float32 (n,) at 16 kHz in [-1, 1)."""
+    import G722
+    data = path.read_bytes()
+    if not data:
+        raise CorpusBuildError(f"{path}: empty G.722 file")
+    return np.asarray(G722.G722(SR, 64000).decode(data), dtype=np.int16).astype(np.float32) / 32768.0
+
+
+def trim_silence(x: np.ndarray, threshold: float = SILENCE_THRESHOLD, margin_s: float = EDGE_MARGIN_S) -> np.ndarray:
+    """Drop leading/trailing digital silence (|x| < threshold), keeping ``margin_s`` around the content."""
+    idx = np.flatnonzero(np.abs(x) >= threshold)
+    if len(idx) == 0:
+        return x[:0]
+    m = int(margin_s * SR)
+    return x[max(0, idx[0] - m): min(len(x), idx[-1] + 1 + m)]
+
+
+def to_16k_mono(x: np.ndarray, sr: int) -> np.ndarray:
+    """(n,) or (n, ch) float -> mono float32 at 16 kHz (channel mean; soxr 'HQ' resampling)."""
+    import soxr
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if sr != SR:
+        x = soxr.resample(x, sr, SR, quality="HQ")
+    return x.astype(np.float32)
+
+
+def read_audio_bytes(data: bytes, name: str) -> tuple[np.ndarray, int, int]:
+    try:
+        x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise CorpusBuildError(f"{name}: cannot decode audio ({e})") from e
+    return x, int(sr), int(x.shape[1])
+
+
+def flac_bytes(x: np.ndarray) -> bytes:
+    """Mono float32 -> 16 kHz 16-bit FLAC bytes (peak-limited to avoid int16 wrap-around)."""
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak > 32767 / 32768:
+        x = x * (32767 / 32768 / peak)
+    pcm = np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+    buf = io.BytesIO()
+    sf.write(buf, pcm, SR, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
+
+
+def _order_key(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------- speech
+def _prompt_files(lang_dir: Path) -> list[Path]:
+    if not lang_dir.is_dir():
+        raise CorpusBuildError(f"{lang_dir}: missing; install the asterisk-core-sounds-*-g722 packages")
+    out = []
+    for p in sorted(lang_dir.rglob("*.g722")):
+        rel = p.relative_to(lang_dir)
+        if rel.parts[0] in SKIP_SPEECH_DIRS:
+            continue
+        out.append(p)
+    return out
+
+
+def select_speech(per_speaker_s: float) -> list[Clip]:
+    """Per speaker: prompts >= MIN_PROMPT_S after trimming, ordered by sha256(lang/relpath), taken until
+    ``per_speaker_s`` is reached. A speaker with two languages (allison) alternates between them."""
+    by_speaker: dict[str, list[list[tuple]]] = {}
+    for speaker, lang, dname, pkg, licence, author in SPEECH_SOURCES:
+        lang_dir = ASTERISK_DIR / dname
+        cands = []
+        for p in _prompt_files(lang_dir):
+            rel = p.relative_to(lang_dir).as_posix()
+            # cheap pre-filter on the file size (8000 bytes per second at 64 kbit/s)
+            if not MIN_PROMPT_S <= p.stat().st_size / 8000 <= MAX_PROMPT_S + 1:
+                continue
+            cands.append((_order_key(f"{lang}/{rel}"), lang, rel, p, pkg, licence, author))
+        cands.sort()
+        by_speaker.setdefault(speaker, []).append(cands)
+    clips = []
+    for speaker in sorted(by_speaker):
+        queues = [list(c) for c in by_speaker[speaker]]
+        total, i = 0.0, 0
+        while total < per_speaker_s and any(queues):
+            q = queues[i % len(queues)]
+            i += 1
+            if not q:
+                continue
+            _, lang, rel, p, pkg, licence, author = q.pop(0)
+            x = trim_silence(decode_g722(p))
+            dur = len(x) / SR
+            if not MIN_PROMPT_S <= dur <= MAX_PROMPT_S:
+                continue
+            stem = _slug(rel[: -len(".g722")])
+            clips.append(Clip(
+                source_id=f"emb-sp-{speaker}-{lang.lower()}-{stem}", kind="speech",
+                relpath=f"speech/{speaker}__{lang.lower()}__{stem}.flac", audio=x, orig_sample_rate_hz=SR,
+                orig_channels=1, speaker=speaker, noise_class="", split_group=speaker, licence=licence,
+                author=author, origin=f"{pkg}:{(ASTERISK_DIR / SPEECH_SOURCES_DIR[lang] / rel).as_posix()}"))
+            total += dur
+        if total < per_speaker_s:
+            raise CorpusBuildError(f"speaker {speaker}: only {total:.1f} s of prompts, need {per_speaker_s} s")
+    return clips
+
+
+SPEECH_SOURCES_DIR = {lang: d for _, lang, d, *_ in SPEECH_SOURCES}
+
+
+# ---------------------------------------------------------------------------------------------------- noise
+def parse_opensfx(path: Path = OPENSFX_CAT) -> list[dict]:
+    """Entries of OpenTTD's sample container: [{index, description, wav (bytes)}] (empty entries skipped).
+
+    Layout: little-endian (offset, size) uint32 table, count = first offset / 8 (high bit of offset is a
+    flag, masked); at each offset a length byte, a NUL-padded Latin-1 description, then RIFF/WAV bytes.
+    Hand-written: no maintained library reads this container.
+    """
+    if not path.is_file():
+        raise CorpusBuildError(f"{path}: missing; install the openttd-opensfx package")
+    b = path.read_bytes()
+    if len(b) < 8:
+        raise CorpusBuildError(f"{path}: too short for an OpenTTD .cat container")
+    n = (struct.unpack_from("<I", b, 0)[0] & 0x7FFFFFFF) // 8
+    out = []
+    for i in range(n):
+        off, size = struct.unpack_from("<II", b, i * 8)
+        off &= 0x7FFFFFFF
+        if off + size > len(b) or size == 0:
+            raise CorpusBuildError(f"{path}: entry {i} (offset {off}, size {size}) lies outside the file")
+        nlen = b[off]
+        desc = b[off + 1: off + 1 + nlen].rstrip(b"\0").decode("latin-1")
+        wav = b[off + 1 + nlen: off + size]
+        if wav[:4] != b"RIFF":
+            continue
+        out.append({"index": i, "description": desc, "wav": wav})
+    return out
+
+
+_LICENCE_MAP = [("Attribution-ShareAlike 3.0", "CC-BY-SA-3.0"), ("Attribution 3.0", "CC-BY-3.0"),
+                ("Creative Commons Zero 1.0", "CC0-1.0")]
+
+
+def opensfx_meta(desc: str) -> tuple[str, str, str, str]:
+    """(title, author credit, SPDX-like licence, split group) from an OpenSFX description."""
+    m = re.match(r'"(.+?)"\.\s*(.*?)\s*License:\s*(.+)$', desc)
+    if not m:
+        raise CorpusBuildError(f"OpenSFX description not understood: {desc!r}")
+    title, credit, lic_text = m.groups()
+    licence = next((code for key, code in _LICENCE_MAP if key in lic_text), None)
+    if licence is None:
+        raise CorpusBuildError(f"OpenSFX licence not recognised: {lic_text!r}")
+    orig = re.search(r'Original "(.+?)"', credit)
+    group = f"opensfx:{_slug(orig.group(1))}" if orig else ""
+    return title, credit.strip() or "unknown", licence, group
+
+
+def _noise_clip(x: np.ndarray, sr: int, ch: int, source_id: str, relpath: str, cls: str, group: str,
+                licence: str, author: str, origin: str) -> Clip | None:
+    y = trim_silence(to_16k_mono(x, sr))
+    y = y[: int(MAX_NOISE_S * SR)]
+    if len(y) < MIN_NOISE_S * SR:
+        return None
+    return Clip(source_id, "noise", relpath, y, sr, ch, "", cls, group, licence, author, origin)
+
+
+def select_noise() -> list[Clip]:
+    clips: list[Clip] = []
+    for e in parse_opensfx():
+        cls = OPENSFX_CLASSES.get(e["index"])
+        if cls is None:
+            continue
+        title, credit, licence, group = opensfx_meta(e["description"])
+        x, sr, ch = read_audio_bytes(e["wav"], f"{OPENSFX_CAT}#{e['index']}")
+        name = f"opensfx_{e['index']:02d}_{_slug(title)}"
+        c = _noise_clip(x, sr, ch, f"emb-nz-{name}", f"noise/{cls}__{name}.flac", cls,
+                        group or f"opensfx:{e['index']:02d}", licence, credit,
+                        f"openttd-opensfx:{OPENSFX_CAT}#{e['index']} \"{title}\"")
+        if c:
+            clips.append(c)
+    if not MINETEST_MODS.is_dir():
+        raise CorpusBuildError(f"{MINETEST_MODS}: missing; install the minetest-data package")
+    for key in sorted(MINETEST_CLIPS):
+        cls, licence, author = MINETEST_CLIPS[key]
+        mod, stem = key.split("/")
+        files = sorted((MINETEST_MODS / mod / "sounds").glob(f"{stem}.ogg")) + \
+            sorted((MINETEST_MODS / mod / "sounds").glob(f"{stem}.[0-9].ogg"))
+        if not files:
+            raise CorpusBuildError(f"{MINETEST_MODS / mod / 'sounds'}: no {stem}*.ogg")
+        group = MINETEST_GROUP_OVERRIDES.get(key, f"minetest:{stem}")
+        for f in files:
+            x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
+            name = f"minetest_{_slug(f.stem)}"
+            c = _noise_clip(x, sr, ch, f"emb-nz-{name}", f"noise/{cls}__{name}.flac", cls, group, licence,
+                            author, f"minetest-data:{f}")
+            if c:
+                clips.append(c)
+    for stem in sorted(FREEDESKTOP_CLIPS):
+        cls, licence, author = FREEDESKTOP_CLIPS[stem]
+        f = FREEDESKTOP_DIR / f"{stem}.oga"
+        if not f.is_file():
+            raise CorpusBuildError(f"{f}: missing; install the sound-theme-freedesktop package")
+        x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
+        name = f"freedesktop_{_slug(stem)}"
+        c = _noise_clip(x, sr, ch, f"emb-nz-{name}", f"noise/{cls}__{name}.flac", cls,
+                        FREEDESKTOP_GROUP_OVERRIDES.get(stem, f"freedesktop:{stem}"), licence, author,
+                        f"sound-theme-freedesktop:{f}")
+        if c:
+            clips.append(c)
+    if MOH_DIR.is_dir():
+        start_s, dur_s = MOH_EXCERPT
+        for stem in sorted(MOH_TRACKS):
+            f = MOH_DIR / f"{stem}.g722"
+            if not f.is_file():
+                raise CorpusBuildError(f"{f}: missing from asterisk-moh-opsound-g722")
+            x = decode_g722(f)[int(start_s * SR): int((start_s + dur_s) * SR)]
+            name = f"moh_{_slug(stem)}"
+            clips.append(Clip(f"emb-nz-{name}", "noise", f"noise/music__{name}.flac", x, SR, 1, "", "music",
+                              f"moh:{stem}", "CC-BY-SA-3.0", MOH_TRACKS[stem],
+                              f"asterisk-moh-opsound-g722:{f} [{start_s:g} s, +{dur_s:g} s]"))
+    else:
+        print(f"note: {MOH_DIR} missing (apt-get install asterisk-moh-opsound-g722): no music class")
+    # Drop classes that cannot appear in train and test (need >= 3 source groups).
+    groups: dict[str, set] = {}
+    for c in clips:
+        groups.setdefault(c.noise_class, set()).add(c.split_group)
+    keep = {k for k, g in groups.items() if len(g) >= 3}
+    for k in sorted(set(groups) - keep):
+        print(f"note: dropping noise class {k}: only {len(groups[k])} source group(s)")
+    return [c for c in clips if c.noise_class in keep]
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+def write_corpus(clips: list[Clip], out_dir: Path) -> list[dict]:
+    """Write FLACs + embedded.csv (+ ATTRIBUTION.md) atomically; remove stale FLACs; check the size cap."""
+    ids = [c.source_id for c in clips]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise CorpusBuildError(f"duplicate source ids: {dup[:5]}")
+    rows = []
+    for c in clips:
+        data = flac_bytes(c.audio)
+        _atomic_write(out_dir / c.relpath, data)
+        rows.append({"source_id": c.source_id, "kind": c.kind, "path": c.relpath,
+                     "duration_s": round(len(c.audio) / SR, 6), "orig_sample_rate_hz": c.orig_sample_rate_hz,
+                     "orig_channels": c.orig_channels, "speaker": c.speaker, "noise_class": c.noise_class,
+                     "split_group": c.split_group, "licence": c.licence, "author": c.author,
+                     "origin": c.origin, "sha256": hashlib.sha256(data).hexdigest()})
+    wanted = {r["path"] for r in rows}
+    for sub in ("speech", "noise"):
+        for f in sorted((out_dir / sub).glob("*.flac")):
+            if f.relative_to(out_dir).as_posix() not in wanted:
+                f.unlink()
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    _atomic_write(out_dir / "embedded.csv", buf.getvalue().encode())
+    _atomic_write(out_dir / "ATTRIBUTION.md", attribution_md(rows).encode())
+    return rows
+
+
+def attribution_md(rows: list[dict]) -> str:
+    lines = ["# Attribution of the embedded corpus", "",
+             "Generated by `sebench build-corpus` (datagen/build_corpus.py); do not edit by hand.",
+             "Every clip was decoded, downmixed to mono, resampled to 16 kHz (soxr HQ), lightly trimmed of",
+             "digital silence (noise clips cut to at most 12 s, music to a 20 s excerpt) and stored as 16-bit FLAC.",
+             "These are modifications of the original works. Licences: see LICENSE in this folder.", "",
+             "| file | source (package:path) | author | licence |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['path']} | {r['origin'].replace('|', '/')} | {r['author'].replace('|', '/')} "
+                     f"| {r['licence']} |")
+    return "\n".join(lines) + "\n"
+
+
+def dir_size_mb(d: Path) -> float:
+    return sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
+
+
+def read_embedded_csv(out_dir: Path = EMBEDDED_DIR) -> list[dict]:
+    path = out_dir / "embedded.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run `sebench build-corpus`")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or list(rows[0].keys()) != CSV_COLUMNS:
+        raise ValueError(f"{path}: expected columns {CSV_COLUMNS}")
+    return rows
+
+
+def summary(rows: list[dict], out_dir: Path) -> str:
+    sp: dict[str, float] = {}
+    nz: dict[str, list] = {}
+    for r in rows:
+        if r["kind"] == "speech":
+            sp[r["speaker"]] = sp.get(r["speaker"], 0.0) + float(r["duration_s"])
+        else:
+            nz.setdefault(r["noise_class"], []).append(r)
+    out = ["speech (minutes per speaker):"]
+    out += [f"  {k:<14}{v / 60:6.2f} min" for k, v in sorted(sp.items())]
+    out.append(f"  {'total':<14}{sum(sp.values()) / 60:6.2f} min")
+    out.append("noise (clips / source groups / seconds per class):")
+    for k, v in sorted(nz.items()):
+        out.append(f"  {k:<18}{len(v):4d} clips {len({r['split_group'] for r in v}):3d} groups "
+                   f"{sum(float(r['duration_s']) for r in v):7.1f} s")
+    out.append(f"size of {out_dir}: {dir_size_mb(out_dir):.2f} MB (limit {MAX_TOTAL_MB} MB)")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------- F0
+def compute_f0_cache(out_dir: Path, settings, shard: tuple[int, int] = (0, 1), device: str = "cpu",
+                     prune: bool = False, batch_size: int = 256) -> int:
+    """Full-model CREPE tracks of every embedded speech file into ``out_dir/f0_cache`` (skips hits).
+
+    ``shard=(k, n)`` processes files k, k+n, k+2n, ... (run n processes in parallel). Returns #computed.
+    """
+    from tqdm import tqdm
+
+    from datagen.f0 import F0Cache, audio_sha256
+    cache_dir = out_dir / "f0_cache"
+    cache = F0Cache(dirs=[cache_dir], write_dir=cache_dir, device=device, batch_size=batch_size)
+    rows = [r for r in read_embedded_csv(out_dir) if r["kind"] == "speech"]
+    k, n = shard
+    todo = rows[k::n]
+    wanted = set()
+    for r in tqdm(todo, desc=f"crepe {settings.model} shard {k}/{n}", unit="file"):
+        x, sr = sf.read(out_dir / r["path"], dtype="float32")
+        if sr != settings.sample_rate_hz:
+            raise CorpusBuildError(f"{out_dir / r['path']}: {sr} Hz, settings want {settings.sample_rate_hz}")
+        cache.get_or_compute(x, settings)
+        wanted.add(F0Cache.filename(audio_sha256(x), settings))
+    if prune and n == 1:
+        for f in sorted(cache_dir.glob("*.npz")):
+            if f.name not in wanted:
+                f.unlink()
+    return cache.misses
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+def cli(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="sebench build-corpus", description=__doc__.splitlines()[0])
+    add_params_arg(ap)
+    ap.add_argument("--out", default=str(EMBEDDED_DIR), help="output folder (default: datagen/embedded)")
+    ap.add_argument("--speech-per-speaker-s", type=float, default=100.0,
+                    help="speech budget per speaker in seconds (default 100)")
+    ap.add_argument("--f0", action="store_true", help="also compute the F0 cache after building")
+    ap.add_argument("--f0-only", action="store_true", help="only (re)compute missing F0 cache entries")
+    ap.add_argument("--f0-shard", default="0/1", help="k/n: this process handles files k, k+n, ...")
+    ap.add_argument("--f0-prune", action="store_true", help="delete cache files of no current speech file")
+    ap.add_argument("--device", default="cpu", help="torch device for CREPE (cpu | cuda)")
+    ap.add_argument("--batch-size", type=int, default=256,
+                    help="CREPE frames per batch (256 keeps full-model CPU memory near 0.5 GB)")
+    a = ap.parse_args(argv)
+    out_dir = Path(a.out)
+    from datagen.f0 import F0Settings
+    p = load_params(a.params)
+    settings = F0Settings.from_params(p, model="full")
+    if not a.f0_only:
+        clips = select_speech(a.speech_per_speaker_s) + select_noise()
+        rows = write_corpus(clips, out_dir)
+        print(summary(rows, out_dir))
+    if a.f0 or a.f0_only:
+        k, n = (int(v) for v in a.f0_shard.split("/"))
+        computed = compute_f0_cache(out_dir, settings, (k, n), a.device, a.f0_prune, a.batch_size)
+        print(f"F0 cache: computed {computed} track(s) with torchcrepe {settings.model} -> {out_dir / 'f0_cache'}")
+    mb = dir_size_mb(out_dir)
+    if mb > MAX_TOTAL_MB:
+        raise CorpusBuildError(f"{out_dir}: {mb:.2f} MB exceeds the {MAX_TOTAL_MB} MB limit")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    raise SystemExit(cli(sys.argv[1:]))
