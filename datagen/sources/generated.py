@@ -4,14 +4,12 @@ For each generator of ``datagen.procedural.GENERATORS`` (``name -> (noise_class,
 ``clips_per_class[split]`` clips are rendered with ``datagen.procedural.make_clip`` into
 ``<corpus_dir>/procedural/{split}/{name}_{k}.flac`` (16-bit FLAC), seeded from (global seed, split,
 name, k). Their split is fixed; ``split_group`` = ``procedural:{name}:{split}:{k}``; ``sha256`` is of
-the generator spec (JSON), as docs/data_formats.md specifies for procedural noise. Generators that take
+the generator spec (``procedural.generator_spec``, JSON), as docs/data_formats.md specifies for procedural noise. Generators that take
 a speech pool (babble) get utterances only of speakers NOT assigned to that split.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +20,14 @@ from datagen.seeding import item_seed
 from datagen.sources import SPLITS, CorpusError, SourceContext, SourceResult, display_path
 
 LICENCE = "CC0 (generated)"
+PEAK_MAX = 0.99  # stored clips peak at most here (16-bit FLAC)
 
 
-def _wants_speech(fn) -> bool:
+def _wants_speech(name: str, fn) -> bool:
+    from datagen import procedural
+
+    if name in getattr(procedural, "NEEDS_SPEECH_POOL", ()):
+        return True
     try:
         return "speech_pool" in inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -63,7 +66,7 @@ def render(cfg: dict, speech_rows: list[dict], ctx: SourceContext) -> SourceResu
         noise_class, fn = procedural.GENERATORS[name]
         seed = item_seed(ctx.seed, "procedural", split, name, k)
         kwargs, pool_ids = {}, []
-        if _wants_speech(fn):
+        if _wants_speech(name, fn):
             if split not in pools:
                 pools[split] = speech_pool(speech_rows, split, sr, max_pool, ctx.seed)
                 if not pools[split][0]:
@@ -73,17 +76,18 @@ def render(cfg: dict, speech_rows: list[dict], ctx: SourceContext) -> SourceResu
         x = np.asarray(procedural.make_clip(name, seed, duration_s, sample_rate_hz=sr, **kwargs), np.float32)
         sid = f"procedural/{split}/{name}_{k}"
         validate_samples(f"procedural:{name}", x[:, None], sr, 0.0, ctx.silence_peak_dbfs)
-        if np.max(np.abs(x)) > 1.0:
-            raise CorpusError(f"procedural generator {name!r} returned samples beyond [-1, 1] (peak "
-                              f"{np.max(np.abs(x)):.3f}); it must normalise its output")
+        # generators normalise RMS, not peak: scale impulsive clips (typing, rain) into 16-bit range.
+        # The level is irrelevant downstream (mixing sets the SNR); the gain is recorded in `origin`.
+        peak = float(np.max(np.abs(x)))
+        gain = min(1.0, PEAK_MAX / peak)
         path = out_dir / split / f"{name}_{k}.flac"
-        write_flac_atomic(path, x, sr)
-        spec = dict(generator=name, noise_class=noise_class, seed=seed, duration_s=duration_s,
-                    sample_rate_hz=sr, speech_pool=pool_ids)
+        write_flac_atomic(path, x * gain, sr)
+        spec = procedural.generator_spec(name, seed, duration_s, sr, pool_ids)
         res.rows.append(dict(
             source_id=sid, kind="noise", path=display_path(path, ctx.base_dir), duration_s=x.size / sr,
             orig_sample_rate_hz=sr, orig_channels=1, speaker="", noise_class=noise_class,
             split_group=f"procedural:{name}:{split}:{k}", split=split, licence=LICENCE,
-            author="dyncp-sebench datagen.procedural", origin=f"procedural:{name} seed={seed}",
-            sha256=hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()))
+            author="dyncp-sebench datagen.procedural",
+            origin=f"procedural:{name} seed={seed} stored_gain={gain:.6g}",
+            sha256=procedural.spec_sha256(spec)))
     return res
