@@ -47,6 +47,11 @@ def paired_diff_ci(a, b, n_boot: int, seed: int, key: str = "", alpha: float = A
     return bootstrap_ci(a - b, n_boot, seed, key, alpha)
 
 
+def _canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by (system, metric, mixture_id): resampled vectors never depend on input row order."""
+    return df.sort_values(["system", "metric", "mixture_id"], kind="mergesort").reset_index(drop=True)
+
+
 def _ok(df: pd.DataFrame) -> pd.Series:
     return (df["status"] == "ok") & np.isfinite(df["value"].astype(float))
 
@@ -55,7 +60,7 @@ def summarize(df: pd.DataFrame, n_boot: int, seed: int, metric_info: dict | None
     """One row per (system, metric): mean, ci95_low, ci95_high, n_scored, n_total, n_failed,
     mean_improvement (vs noisy, on utterances both scored) and the metric's implementation/version/mode/unit."""
     rows = []
-    for (system, metric), g in df.groupby(["system", "metric"], sort=True):
+    for (system, metric), g in _canonical(df).groupby(["system", "metric"], sort=True):
         ok = g[_ok(g)]
         mean, lo, hi = bootstrap_ci(ok["value"].to_numpy(), n_boot, seed, f"{system}|{metric}")
         imp = g["improvement"].to_numpy(float) if "improvement" in g else np.array([])
@@ -109,7 +114,7 @@ def breakdown(df: pd.DataFrame, meta: pd.DataFrame, n_boot: int, seed: int,
     by_cols = [c for c in ("snr_bin", "noise_class", "reverb") if c in groups]
     if not by_cols:
         return pd.DataFrame(columns=cols)
-    x = df.merge(groups, on="mixture_id", how="inner")
+    x = _canonical(df).merge(groups, on="mixture_id", how="inner")
     x["_ok"] = _ok(x)
     rows = []
     for by in by_cols:

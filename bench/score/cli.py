@@ -51,6 +51,14 @@ def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _portable(f: str) -> str:
+    """Path relative to the working directory when inside it (committed reports stay machine-independent)."""
+    if not f:
+        return f
+    rel = os.path.relpath(f)
+    return f if rel.startswith("..") else rel
+
+
 def environment() -> dict:
     """Date, git commit, platform, CPU count and versions of the packages behind the numbers."""
     try:
@@ -125,6 +133,7 @@ def run(args, p: dict) -> dict:
         tasks += [mk(name, r.mixture_id, r.clean_path, files[str(r.mixture_id)]) for r in utts.itertuples(index=False)]
 
     df = attach_noisy(score_tasks(tasks, workers, progress=not args.quiet), NOISY)
+    df["file"] = [_portable(f) for f in df["file"]]
     summary = B.summarize(df, n_boot, seed, METRIC_INFO)
     paired = B.paired_vs(df, args.reference, n_boot, seed)
     brk = B.breakdown(df, utts, n_boot, seed, snr_edges)  # empty for a paired folder (no metadata)
