@@ -33,6 +33,7 @@ SOURCE_MODULES = {
     "esc50": "datagen.sources.esc50",
     "folder": "datagen.sources.folder",
     "hf": "datagen.sources.hf",
+    "vbd": "datagen.sources.vbd",
 }
 
 
