@@ -136,8 +136,11 @@ def validate_samples(path, x: np.ndarray, sr: int, min_duration_s: float, silenc
 def _read_file(path: Path) -> tuple[np.ndarray, int, str, str]:
     """All samples (n, ch) float32 + rate, format, subtype; domain errors only."""
     _check_path(path)
-    with open(path, "rb") as f:
-        head = f.read(12)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise AudioInputError(path, f"cannot open ({e.strerror or e})") from None
     try:
         with sf.SoundFile(str(path)) as snd:
             sr, fmt, subtype = int(snd.samplerate), snd.format, snd.subtype
