@@ -54,6 +54,18 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(ts)
 
 
+def _paired_times(fa, fb, repeats: int) -> tuple[float, float]:
+    """Medians of interleaved runs a, b, a, b, ... (the shared machine's load hits both alike)."""
+    fa(), fb()  # warm-up
+    ta, tb = [], []
+    for _ in range(repeats):
+        for f, ts in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
 def _trained_masks(params: dict, cfg_name: str, feats_wave: torch.Tensor) -> dict:
     """{level: (model, masks (T, n_blocks, H) bool)} for trained causal models of this config, if any."""
     out = {}
@@ -110,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, (m, masks) in cases.items():
                 sk = SkippingFSENet(m)
                 f0 = feats[0]
-                t_dense = _median_time(lambda: sk.run_streaming(f0, masks, skip=False), a.repeats)
-                t_skip = _median_time(lambda: sk.run_streaming(f0, masks, skip=True), a.repeats)
+                t_dense, t_skip = _paired_times(lambda: sk.run_streaming(f0, masks, skip=False),
+                                                lambda: sk.run_streaming(f0, masks, skip=True), a.repeats)
                 dyn = float(dynamic_macs_per_frame(cfg, masks).mean())
                 mac_saving = 1.0 - dyn / dense["total_with_gates"]
                 rt_saving = 1.0 - t_skip / t_dense
@@ -144,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         implementation="bench.skipping.SkippingFSENet.run_streaming (causal, frame by frame, PyTorch eager, "
                        "fp32); dense_batched = ConvFSENet.mask_from_features (conv1d over the utterance); "
                        "STFT/iSTFT excluded; MACs from bench.macs (analytic, gates included)",
-        seconds_audio=a.seconds, repeats=a.repeats, statistic="median after 1 warm-up", rows=rows)
+        seconds_audio=a.seconds, repeats=a.repeats, statistic="median after 1 warm-up; dense/skip runs interleaved", rows=rows)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
