@@ -32,7 +32,7 @@ from datagen.frames import FrameGrid
 
 COLUMNS = ["task", "model", "metric", "value", "ci95_low", "ci95_high", "macs_m_per_s", "params",
            "wall_s_per_audio_s", "n_frames", "n_mixtures", "macs_method", "implementation", "notes"]
-PRIMARY = {"vad": "accuracy", "noise": "accuracy", "noise_segment": "accuracy", "f0": "r2_hz", "snr": "r2"}
+PRIMARY = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_hz", "snr": "r2"}
 PROBE_X_M_PER_S = 1e-3   # where mask probes are drawn on the log MAC axis ("~0": a masked weighted sum)
 
 
@@ -93,7 +93,7 @@ class Runner:
         self.grid = FrameGrid.from_params(params["frames"])
         self.rows: list[dict] = []
         self.meta = load_metadata(dataset_dir, "test")
-        self.tf = {t: T.task_frames(self.meta, t) for t in T.TASKS}
+        self.tf = {t: T.task_frames(self.meta, t) for t in T.TASKS}  # the probes' frame sets
         self.n_classes = train.n_noise_classes(dataset_dir)
 
     # -------------------------------------------------------------- bookkeeping
@@ -158,7 +158,7 @@ class Runner:
                     pred = T.gather(per_mix, tf).astype(np.float64)
                     self._save_pred("snr", model, tf, pred)
                     self._add("snr", model, E.regression_metrics(tf.y, pred, tf.mixture_id, self.n_boot,
-                                                                 self.seed), tf.mixture_id, len(tf.y), **common)
+                                                                 self.seed, unit="db"), tf.mixture_id, len(tf.y), **common)
                 else:
                     self.eval_noise(model, per_mix, **common)
 
@@ -179,10 +179,10 @@ class Runner:
             pm = probs[mid][fr] if len(fr) else probs[mid]
             seg_pred.append(int(pm.mean(0).argmax()))
         seg_pred = np.asarray(seg_pred, np.int64)
-        seg_tf = T.TaskFrames("noise_segment", seg_ids, np.zeros(len(seg_ids), np.int64), seg_y)
-        self._save_pred("noise_segment", model, seg_tf, seg_pred)
+        seg_tf = T.TaskFrames("noise_seg", seg_ids, np.zeros(len(seg_ids), np.int64), seg_y)
+        self._save_pred("noise_seg", model, seg_tf, seg_pred)
         m = E.classification_metrics(seg_y, seg_pred, seg_ids, self.n_classes, self.n_boot, self.seed)
-        self._add("noise_segment", model, m, seg_ids, len(seg_ids),
+        self._add("noise_seg", model, m, seg_ids, len(seg_ids),
                   **(common | dict(notes=common["notes"] + "; segment = mean frame probabilities")))
 
     # -------------------------------------------------------------- off-the-shelf
@@ -280,7 +280,7 @@ def plot(df: pd.DataFrame, reports_dir: Path, probes_csv: Path) -> str:
     probes = pd.read_csv(probes_csv) if probes_csv.is_file() else None
     note = (f"mask probes from {probes_csv}" if probes is not None
             else f"{probes_csv} absent: baselines only")
-    tasks = [t for t in ("vad", "noise", "noise_segment", "f0", "snr") if (df.task == t).any()]
+    tasks = [t for t in ("vad", "noise", "noise_seg", "f0", "snr") if (df.task == t).any()]
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.2 * max(1, len(tasks)), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         metric = PRIMARY[task]
@@ -295,10 +295,11 @@ def plot(df: pd.DataFrame, reports_dir: Path, probes_csv: Path) -> str:
             ax.annotate(m.replace("webrtc_vad_", "webrtc "), (x[i], y[i]), fontsize=6, xytext=(3, 2),
                         textcoords="offset points")
         if probes is not None and {"task", "metric", "mean"} <= set(probes.columns):
-            ptask = "noise" if task == "noise_segment" else task
-            pr = probes[(probes.task == ptask) & (probes.metric.astype(str).str.lower() == metric)]
-            if task == "noise_segment" and "features" in pr:
-                pr = pr[pr.features.astype(str).str.contains("segment")]
+            pr = probes[(probes.task == task) & (probes.metric.astype(str) == metric)]
+            if "features" in pr:  # the probes proper, not their controls
+                pr = pr[pr.features.astype(str) == "masks"]
+            if "level" in pr:
+                pr = pr[pr.level.astype(str) != "input"]
             if len(pr):
                 best = pr.loc[pr.groupby("level")["mean"].idxmax()] if "level" in pr else pr
                 ax.scatter(np.full(len(best), PROBE_X_M_PER_S), best["mean"], marker="*", s=60, c="k",

@@ -6,12 +6,14 @@ multiplicities of the resampled mixtures -- exact and fast. Point values use eve
 Metric definitions (hand-written because sklearn has no weighted-mixture bootstrap; they match
 ``sklearn.metrics`` on the point estimate, see the tests):
 
-* classes: ``accuracy``; ``balanced_accuracy`` (mean recall over classes present in y); ``f1``
-  (binary, positive class 1); ``macro_f1`` (mean F1 over classes present in y or prediction).
-* regression: ``r2`` = 1 - SSE / SST (SST around the pooled mean), ``mae``.
+Names follow the mask probes (:mod:`bench.probes.linear`) so both tables join on (task, metric):
+
+* classes: ``acc``; ``bal_acc`` (mean recall over classes present in y); ``f1`` (binary, positive
+  class 1 = speech); ``macro_f1`` (mean F1 over the classes present in y).
+* regression: ``r2`` = 1 - SSE / SST (SST around the pooled mean), ``mae_<unit>``.
 * F0 (Hz in, metrics in Hz and cents, cents = 1200 log2(f / 10 Hz)): ``r2_hz``, ``mae_hz``,
-  ``r2_cents``, ``mae_cents``, ``ger`` (gross error rate: share of frames with relative error > 20 %,
-  the usual gross pitch error threshold).
+  ``r2_cents``, ``mae_cents``, ``gpe_20pct`` (gross pitch error rate: share of voiced frames with
+  relative error > 20 %), ``gross_err_50c`` (share > 50 cents off, i.e. 1 - raw pitch accuracy).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 GER_REL_THRESHOLD = 0.2
+GROSS_CENTS = 50.0
 CENTS_REF_HZ = 10.0
 
 
@@ -57,9 +60,9 @@ def _cls_from_confusion(c: np.ndarray) -> dict:
         recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
         bal = np.nanmean(recall, -1)
         f1_k = 2 * tp / np.maximum(support + predicted, 1)
-        present = (support + predicted) > 0
+        present = support > 0
         macro = np.where(present, f1_k, 0).sum(-1) / np.maximum(present.sum(-1), 1)
-        out = dict(accuracy=acc, balanced_accuracy=bal, macro_f1=macro)
+        out = dict(acc=acc, bal_acc=bal, macro_f1=macro)
         if c.shape[-1] == 2:
             out["f1"] = f1_k[..., 1]
     return out
@@ -96,8 +99,8 @@ def _reg_from_stats(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def regression_metrics(y: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, n_boot: int = 1000,
-                       seed: int = 0) -> dict:
-    """``r2`` and ``mae`` (units of y) with bootstrap CIs; arrays (N,)."""
+                       seed: int = 0, unit: str = "db") -> dict:
+    """``r2`` and ``mae_<unit>`` (units of y) with bootstrap CIs; arrays (N,)."""
     y, y_pred = np.asarray(y, np.float64), np.asarray(y_pred, np.float64)
     if not (len(y) == len(y_pred) == len(groups)):
         raise ValueError(f"length mismatch: y {len(y)}, y_pred {len(y_pred)}, groups {len(groups)}")
@@ -110,7 +113,7 @@ def regression_metrics(y: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, n_
     np.add.at(st, g, _reg_stats(y, y_pred))
     w = _boot_weights(m, n_boot, seed)
     (r2, mae), (br2, bmae) = _reg_from_stats(st.sum(0)), _reg_from_stats(w @ st)
-    return _summarise(dict(r2=r2, mae=mae), dict(r2=br2, mae=bmae))
+    return _summarise({"r2": r2, f"mae_{unit}": mae}, {"r2": br2, f"mae_{unit}": bmae})
 
 
 def hz_to_cents(f_hz: np.ndarray) -> np.ndarray:
@@ -119,7 +122,7 @@ def hz_to_cents(f_hz: np.ndarray) -> np.ndarray:
 
 def f0_metrics(f0_true_hz: np.ndarray, f0_pred_hz: np.ndarray, groups: np.ndarray, n_boot: int = 1000,
                seed: int = 0) -> dict:
-    """F0 metrics on voiced frames: r2_hz, mae_hz, r2_cents, mae_cents, ger (bootstrap CIs)."""
+    """F0 metrics on voiced frames: r2_hz, mae_hz, r2_cents, mae_cents, gpe_20pct, gross_err_50c."""
     y, p = np.asarray(f0_true_hz, np.float64), np.asarray(f0_pred_hz, np.float64)
     if not (len(y) == len(p) == len(groups)):
         raise ValueError(f"length mismatch: y {len(y)}, y_pred {len(p)}, groups {len(groups)}")
@@ -131,14 +134,16 @@ def f0_metrics(f0_true_hz: np.ndarray, f0_pred_hz: np.ndarray, groups: np.ndarra
         raise ValueError("F0 predictions contain NaN/inf")
     g, m = _group_index(groups)
     gross = (np.abs(p - y) / y > GER_REL_THRESHOLD).astype(float)
-    st = np.zeros((m, 11))
+    gross_c = (np.abs(hz_to_cents(p) - hz_to_cents(y)) > GROSS_CENTS).astype(float)
+    st = np.zeros((m, 12))
     np.add.at(st, g, np.concatenate([_reg_stats(y, p), _reg_stats(hz_to_cents(y), hz_to_cents(p)),
-                                     gross[:, None]], -1))
+                                     gross[:, None], gross_c[:, None]], -1))
     w = _boot_weights(m, n_boot, seed)
 
     def f(s):
         r2h, maeh = _reg_from_stats(s[..., 0:5])
         r2c, maec = _reg_from_stats(s[..., 5:10])
-        return dict(r2_hz=r2h, mae_hz=maeh, r2_cents=r2c, mae_cents=maec, ger=s[..., 10] / s[..., 0])
+        return dict(r2_hz=r2h, mae_hz=maeh, r2_cents=r2c, mae_cents=maec, gpe_20pct=s[..., 10] / s[..., 0],
+                    gross_err_50c=s[..., 11] / s[..., 0])
 
     return _summarise(f(st.sum(0)), f(w @ st))

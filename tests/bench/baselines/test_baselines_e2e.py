@@ -18,17 +18,17 @@ def test_csv_has_all_columns_and_rows(e2e):
     for c in ["task", "model", "metric", "value", "ci95_low", "ci95_high", "macs_m_per_s", "params",
               "wall_s_per_audio_s", "n_frames", "notes"]:
         assert c in df.columns
-    assert set(df.task) == {"vad", "noise", "noise_segment", "f0", "snr"}
+    assert set(df.task) == {"vad", "noise", "noise_seg", "f0", "snr"}
     models_ = set(df.model)
     assert {"cnn_small", "cnn_large", "silero_vad", "crepe_tiny", "pyin"} <= models_
     assert sum(m.startswith("webrtc_vad_m") for m in models_) == 12
     assert "crepe_full" not in models_          # capped to 0 s in the fixture
-    prim = df[df.metric.isin(["accuracy", "r2", "r2_hz"])]
+    prim = df[df.metric.isin(["acc", "r2", "r2_hz"])]
     assert prim.value.notna().all()
     assert (prim.wall_s_per_audio_s > 0).all()
     ok = df.value.notna() & df.ci95_low.notna()
     assert (df.ci95_low[ok] <= df.value[ok] + 1e-9).all() and (df.value[ok] <= df.ci95_high[ok] + 1e-9).all()
-    acc = df[(df.metric == "accuracy")].value
+    acc = df[(df.metric == "acc")].value
     assert ((acc >= 0) & (acc <= 1)).all()
     assert df[df.model.str.startswith("webrtc")].notes.str.contains("not counted").all()
     js = json.loads((e2e["r"] / "aux_baselines.json").read_text())
@@ -58,7 +58,7 @@ def test_predictions_use_exactly_the_task_frames(e2e):
         np.testing.assert_array_equal(z["y"], tf.y)
         assert len(z["pred"]) == len(tf.y)
     ids, y = T.segment_labels(meta)
-    z = np.load(e2e["b"] / "predictions" / "noise_segment__cnn_small.npz")
+    z = np.load(e2e["b"] / "predictions" / "noise_seg__cnn_small.npz")
     assert z["mixture_id"].tolist() == list(ids) and np.array_equal(z["y"], y)
 
 
@@ -102,3 +102,14 @@ def test_training_is_seeded(e2e, tmp_path):
     nets = [train.train_one("vad", "small", p, e2e["ds"], tmp_path / str(i), tr, va, 3)[0] for i in range(2)]
     for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_plot_places_mask_probes_when_probes_csv_exists(e2e, tmp_path):
+    """A probes.csv in the probe stage's layout (level, task, probe, features, metric, mean) is drawn."""
+    df = pd.read_csv(e2e["r"] / "aux_baselines.csv")
+    probes = pd.DataFrame([dict(level=lv, task=t, probe="linear", features=f, n_features=64, metric=m, mean=v)
+                           for lv in ("keep50", "keep25") for t, m in bcli.PRIMARY.items()
+                           for f, v in (("masks", 0.8), ("shuffled_labels", 0.1))])
+    probes.to_csv(tmp_path / "probes.csv", index=False)
+    note = bcli.plot(df, tmp_path, tmp_path / "probes.csv")
+    assert "mask probes from" in note and (tmp_path / "aux_baselines.png").stat().st_size > 1000
