@@ -16,7 +16,7 @@ background:#fff;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:1px solid #ccc;padding-bottom:2px;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #bbb;padding:3px 6px;
 text-align:right;vertical-align:top}th{background:#eef2f7}td:first-child,th:first-child{text-align:left}
-table.prov td,table.prov th,table.spec td{text-align:left}tr:nth-child(even) td{background:#f8f9fb}
+table.prov td,table.prov th,table.spec td,table.spec th{text-align:left}tr:nth-child(even) td{background:#f8f9fb}
 figure{margin:12px 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:13px;color:#555}
 .note{font-size:13px;color:#555}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}
 .card{border:1px solid #ddd;padding:8px 16px;background:#fcfcfc}

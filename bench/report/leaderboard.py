@@ -25,7 +25,7 @@ PROBE_COLUMNS = ("vad_acc", "noise_acc", "f0_r2", "snr_r2", "probe_cost_frac")
 #: P2 (arXiv 2602.10666) headline figures, for reference lines and the md footnote
 PAPER_PROBES = {"vad_acc": 0.93, "noise_acc": 0.84, "f0_r2": 0.86}
 COLUMNS = [
-    "model", "target_keep", "realized_keep", "realized_keep_p5", "realized_keep_p95",
+    "model", "seed", "target_keep", "realized_keep", "realized_keep_p5", "realized_keep_p95",
     "macs_dense_m_per_s", "macs_dynamic_m_per_s", "macs_dynamic_p5_m_per_s", "macs_dynamic_p95_m_per_s",
     "mac_saving",
     "pesq_wb", "pesq_wb_ci95_low", "pesq_wb_ci95_high",
@@ -51,6 +51,7 @@ class Inputs:
     paired: pd.DataFrame | None = None                         # scores_paired.csv
     probes: dict | None = None                                 # probes.json
     missing: list[str] = field(default_factory=list)           # human-readable notes on absent inputs
+    seed: int | None = None                                    # params seed (dataset plan + model inits)
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -85,7 +86,7 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
     rep = Path(reports_dir or paths.get("reports_dir", "reports"))
     enh = Path(paths.get("enhanced_dir", "data/enhanced"))
     levels = {str(k): float(v) for k, v in (params.get("levels") or {}).items()}
-    inp = Inputs(levels=levels)
+    inp = Inputs(levels=levels, seed=params.get("seed"))
     for lv in levels:
         p = enh / lv / "summary.json"
         if p.is_file():
@@ -142,8 +143,8 @@ def build(inp: Inputs, prov: dict, reference: str = "static", rid: str | None = 
     spec = metric_spec(inp.scores)
     rows = []
     for sys_ in systems:
-        r: dict = {"model": sys_}
-        notes: list[str] = []
+        r: dict = {"model": sys_, "seed": NA if inp.seed is None else int(inp.seed)}
+        notes: list[str] = [] if inp.seed is not None else ["seed: not recorded by this input"]
 
         def na(cols, reason):
             for c in cols:

@@ -129,8 +129,8 @@ def fig_example_masks(mask: np.ndarray, block_channels: list[int], labels: dict,
     ax2.set_ylabel("F0 Hz")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8, ncol=3)
-    ax.set_title(title)
+    ax.legend(h1 + h2, l1 + l2, loc="lower left", bbox_to_anchor=(0, 1.12), fontsize=8, ncol=3, frameon=False)
+    ax.set_title(title, pad=26)
     ext = [t[0] - hop_s / 2, t[-1] + hop_s / 2]
     axes[1].imshow(frac, aspect="auto", interpolation="nearest", cmap="magma", vmin=0, vmax=1,
                    extent=[*ext, len(block_channels) - 0.5, -0.5])
