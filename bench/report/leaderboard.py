@@ -378,6 +378,10 @@ def to_markdown(df: pd.DataFrame, prov_md: str, extra_sections: list[str] | None
     return "\n".join(lines)
 
 
+#: primary metric per task of the baselines table (as bench.baselines.cli.PRIMARY)
+BASELINE_PRIMARY = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_hz", "snr": "r2"}
+
+
 def baselines_section(path: Path) -> str | None:
     """Markdown table of ``aux_baselines.csv`` (standalone auxiliary models), or None when absent."""
     if not path.is_file():
@@ -387,8 +391,11 @@ def baselines_section(path: Path) -> str | None:
     miss = [c for c in need if c not in df.columns]
     if miss:
         raise ReportInputError(f"{path}: missing columns {miss} (has {list(df.columns)})")
-    show = [c for c in ("task", "model", "metric", "value", "ci95_low", "ci95_high", "macs_m_per_s", "params")
-            if c in df.columns]
+    prim = df[[BASELINE_PRIMARY.get(t) == m for t, m in zip(df["task"], df["metric"])]]
+    df = prim if len(prim) else df  # the primary metric of each task (all rows: aux_baselines.csv)
+    show = [c for c in ("task", "model", "metric", "value", "ci95_low", "ci95_high", "macs_m_per_s", "params",
+                        "implementation") if c in df.columns]
     body = [[_fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
             for row in df[show].fillna(NA).itertuples(index=False)]
-    return "## Standalone auxiliary baselines (bench.baselines)\n\n" + md_table(show, body) + "\n"
+    return ("## Standalone auxiliary baselines (bench.baselines)\n\nPrimary metric per task; every metric, CI and "
+            "MAC method in `aux_baselines.csv`.\n\n" + md_table(show, body) + "\n")
