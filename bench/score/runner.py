@@ -97,8 +97,12 @@ def score_task(task: Task) -> list[dict]:
 
 
 def _init_worker() -> None:
-    # one thread per worker process: parallelism comes from processes
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # one BLAS/OpenMP thread per worker process: parallelism comes from processes, and single-threaded
+    # reductions make every value bit-identical to the serial run (threaded BLAS sums in another order)
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    threadpool_limits(1)
 
 
 def sort_table(df: pd.DataFrame, metrics_order: list[str] | None = None) -> pd.DataFrame:
@@ -116,9 +120,12 @@ def score_tasks(tasks: list[Task], workers: int = 1, progress: bool = True) -> p
                unit="utt")
     rows: list[dict] = []
     if workers == 1:
-        for t in tasks:
-            rows += score_task(t)
-            bar.update()
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # same single-threaded numerics as the workers
+            for t in tasks:
+                rows += score_task(t)
+                bar.update()
     else:
         # fork keeps the parent's warmed-up imports; spawn where fork does not exist
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
