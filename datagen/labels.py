@@ -32,23 +32,24 @@ NOISE_ABS_FLOOR_DBFS = -70.0
 def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict) -> dict[str, dict]:
     """{source_id: {vad, f0_hz, periodicity}} for every speech source used by the plan."""
     from datagen.audio_io import load_audio
-    from datagen.f0 import F0Cache
+    import torch
+
+    from datagen.f0 import F0Cache, F0Settings
 
     grid = FrameGrid.from_params(params["frames"])
-    f0p = params["labels"]["f0"]
-    cache = F0Cache()
+    settings = F0Settings.from_params(params)
+    cache = F0Cache(device="cuda" if torch.cuda.is_available() else "cpu")
     paths = dict(zip(manifest["source_id"], manifest["path"]))
     out = {}
     for sid in tqdm(sorted(set(speech_ids)), desc="source labels (VAD, CREPE F0)", unit="utt"):
         x, _ = load_audio(paths[sid], target_sr=grid.sample_rate_hz)
-        f0, per = cache.get_or_compute(
-            x, sample_rate_hz=grid.sample_rate_hz, hop_length=grid.hop_length, model=f0p["model"],
-            fmin_hz=float(f0p["fmin_hz"]), fmax_hz=float(f0p["fmax_hz"]), decoder=f0p["decoder"])
+        f0, per = cache.get_or_compute(x, settings)
         vad = vad_from_params(x, grid, params["labels"]["vad"])
         if not (len(f0) == len(per) == len(vad) == grid.n_frames(len(x))):
             raise RuntimeError(f"source {sid}: label lengths {len(f0)}, {len(per)}, {len(vad)} != "
                                f"{grid.n_frames(len(x))} frames")
         out[sid] = dict(vad=vad, f0_hz=np.asarray(f0, np.float32), periodicity=np.asarray(per, np.float32))
+    print(f"labels: F0 cache hits {cache.hits}, computed {cache.misses} (torchcrepe {settings.model})")
     return out
 
 
@@ -85,8 +86,8 @@ def label_methods(params: dict) -> dict:
     lp = params["labels"]
     return dict(
         frame_grid=params["frames"],
-        vad=dict(method=VAD_METHOD, source="dry clean source utterance", **lp["vad"]),
-        f0=dict(implementation="torchcrepe", version=version("torchcrepe"), **lp["f0"],
+        vad=dict(lp["vad"], rule=VAD_METHOD, source="dry clean source utterance"),
+        f0=dict(lp["f0"], implementation="torchcrepe", version=version("torchcrepe"),
                 note="computed once per source utterance on the frame grid; 0 outside VAD"),
         noise_active=dict(threshold_db_below_max=lp["noise_active_threshold_db"], abs_floor_dbfs=NOISE_ABS_FLOOR_DBFS),
         frame_snr=dict(definition="10 log10(E_speech_frame / E_noise_frame), speech component of the mixture",
