@@ -47,7 +47,12 @@ def load_input(path: str | Path, assume_dataset: str | None = None) -> pd.DataFr
     miss = [c for c in ("model", *L.PROVENANCE_COLUMNS) if c not in df.columns]
     if miss:
         raise L.ReportInputError(f"{path}: not a sebench leaderboard (missing columns {miss})")
-    return L.finalize(df.drop(columns=[c for c in ("run", "mismatch") if c in df.columns]))
+    absent = [c for c in L.COLUMNS if c not in df.columns]
+    if absent:  # an older / hand-made leaderboard: keep the rows, say which columns it lacked
+        df["notes"] = [f"{n}; columns absent in {path.name}: {', '.join(absent)}" if n not in ("", "none") else
+                       f"columns absent in {path.name}: {', '.join(absent)}"
+                       for n in df.get("notes", pd.Series([""] * len(df)))]
+    return L.finalize(df.drop(columns=[c for c in ("run", "mismatch", "source") if c in df.columns]))
 
 
 def _from_scores(folder: Path, assume_dataset: str | None, summary: Path | None = None) -> pd.DataFrame:

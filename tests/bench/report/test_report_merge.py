@@ -92,3 +92,15 @@ def test_bad_inputs_are_clear(tmp_path, capsys):
     assert cli(["merge", str(tmp_path / "nothing"), "--out", str(tmp_path / "m")]) == 1
     assert "no such file" in capsys.readouterr().err
     assert M.parse_input_arg("lab=some/dir") == ("lab", "some/dir")
+
+
+def test_older_leaderboard_missing_columns_gets_reason(report_a, tmp_path):
+    d = tmp_path / "old"
+    d.mkdir()
+    pd.read_csv(report_a / "leaderboard.csv", dtype=str, keep_default_na=False).drop(columns=["seed", "estoi"]) \
+        .to_csv(d / "leaderboard.csv", index=False)
+    assert cli(["merge", str(report_a), str(d), "--out", str(tmp_path / "m")]) == 0
+    m = pd.read_csv(tmp_path / "m" / "leaderboard.csv", dtype=str, keep_default_na=False)
+    old = m[m["source"].str.endswith("/old")]
+    assert len(old) == 4 and (old["estoi"] == "n/a").all()
+    assert old["notes"].str.contains("columns absent in leaderboard.csv: seed, estoi").all()
