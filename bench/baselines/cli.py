@@ -62,8 +62,12 @@ def environment() -> dict:
                                 timeout=10).stdout.strip()
     except Exception:
         commit = "n/a"
+    try:
+        load = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        load = None
     return dict(date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), git_commit=commit,
-                machine=machine(), python=platform.python_version(),
+                machine=machine(), load_average_1_5_15min=load, python=platform.python_version(),
                 packages={p: _pkg(p) for p in ("torch", "torchaudio", "torchcrepe", "silero-vad",
                                                "webrtcvad-wheels", "librosa", "onnxruntime", "numpy")})
 
@@ -338,7 +342,7 @@ def cli(argv: list[str]) -> int:
     dataset_dir = Path(a.dataset_dir or paths["dataset_dir"])
     baselines_dir = Path(a.baselines_dir or paths["baselines_dir"])
     reports_dir = Path(a.reports_dir or paths["reports_dir"])
-    torch.set_num_threads(int(b.get("num_threads", 2)))
+    torch.set_num_threads(int(b.get("num_threads", 1)))
     torch.manual_seed(int(p.get("seed", 0)))
     r = Runner(p, dataset_dir, baselines_dir)
     if "trained" in a.only:

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 # name -> architecture; "small" and "large" make two points of an accuracy-vs-MACs curve per task.
 SIZES: dict[str, dict] = {
     "small": dict(channels=24, kernel=5, dilations=[1, 2, 4]),
-    "large": dict(channels=96, kernel=5, dilations=[1, 2, 4, 8]),
+    "large": dict(channels=64, kernel=5, dilations=[1, 2, 4, 8]),
 }
 
 
