@@ -185,7 +185,10 @@ def build_corpus(params: dict, progress: bool = True) -> dict:
         res = generated.render(proc, [r for r in total.rows if r["kind"] == "speech"], ctx)
         per_source["procedural"] = {"type": "procedural", "rows": len(res.rows), "rejects": len(res.rejects)}
         total.extend(res)
-    df = pd.DataFrame(total.rows, columns=list(MANIFEST_COLUMNS))
+    # source-specific extra columns (paired corpora: paired_noisy_path, ...; datagen/sources/paired.py) follow
+    # the standard ones; rows of other sources hold null there
+    extra = sorted({k for r in total.rows for k in r} - set(MANIFEST_COLUMNS))
+    df = pd.DataFrame(total.rows, columns=list(MANIFEST_COLUMNS) + extra)
     dups = df[df["source_id"].duplicated(keep=False)].sort_values("source_id")
     if len(dups):
         raise CorpusError(f"duplicate source_id {dups['source_id'].iloc[0]!r}: {dups['path'].tolist()[:2]}")

@@ -109,7 +109,9 @@ def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
         raise FileNotFoundError(f"{len(missing)} planned mixtures are not rendered from the current plan "
                                 f"(e.g. {missing[:3]}); run `sebench render`")
     src = source_labels(manifest, [s for r in rows for s in r["speech_ids"]], params)
-    classes = sorted(manifest.loc[manifest["kind"] == "noise", "noise_class"].unique())
+    # classes of the noise sources, plus those of paired corpora (no noise rows; class from the plan, datagen/paired.py)
+    paired_classes = set(plan.loc[plan["paired"].astype(bool), "noise_class"]) if "paired" in plan else set()
+    classes = sorted(set(manifest.loc[manifest["kind"] == "noise", "noise_class"]) | paired_classes)
     class_id = {c: i for i, c in enumerate(classes)}
     out_rows = []
     for r in tqdm(rows, desc="mixture labels", unit="mix"):

@@ -95,17 +95,34 @@ def plan_mixture(mixture_id: str, split: str, speech: pd.DataFrame, noise: pd.Da
     reverb = bool(rv) and float(rng.random()) < float(rv.get("prob", 0.0))
     room = _draw_room(rng, rv) if reverb else dict(rt60_target_s=float("nan"), room_dim_m=[], src_pos_m=[], mic_pos_m=[])
     row.update(reverb=reverb, early_ms=float(rv.get("early_ms", 50.0)), **room)
+    row["paired"] = False
     return row
+
+
+def is_paired(manifest: pd.DataFrame) -> pd.Series:
+    """Rows of a paired corpus (VoiceBank+DEMAND, paired folders): ``paired_noisy_path`` set (bool Series)."""
+    if "paired_noisy_path" not in manifest.columns:
+        return pd.Series(False, index=manifest.index)
+    col = manifest["paired_noisy_path"]
+    return col.notna() & (col.astype(str) != "")
 
 
 def make_plan(manifest: pd.DataFrame, params: dict) -> pd.DataFrame:
     manifest = manifest.sort_values("source_id").reset_index(drop=True)
     rows = []
+    paired = is_paired(manifest)
     for split in SPLITS:
-        count = int(params["plan"]["n_mixtures"].get(split, 0))
+        # paired corpus (pre-mixed noisy/clean, datagen/paired.py): one mixture per pair, n_mixtures = cap
+        if (paired & (manifest["split"] == split)).any():
+            from datagen.paired import plan_paired
+
+            rows += plan_paired(manifest[paired & (manifest["split"] == split)], split, params)
+            continue
+        count = params["plan"]["n_mixtures"].get(split, 0)
+        count = int(count) if count is not None else 0
         if count == 0:
             continue
-        speech = manifest[(manifest["kind"] == "speech") & (manifest["split"] == split)]
+        speech = manifest[(manifest["kind"] == "speech") & (manifest["split"] == split) & ~paired]
         noise = manifest[(manifest["kind"] == "noise") & (manifest["split"] == split)]
         if speech.empty:
             raise PlanError(f"split {split!r} has no speech sources in the manifest (check corpus.speech_split)")

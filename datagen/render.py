@@ -59,6 +59,11 @@ def write_wav_atomic(path: Path, x_int16: np.ndarray, sr: int) -> None:
 def render_item(row: dict, out_dir: Path) -> dict:
     """Render one plan row into ``out_dir``; returns the realised values (also written as JSON)."""
     p = _STATE["params"]
+    if row.get("paired") is True or row.get("paired") is np.True_:  # pre-mixed noisy/clean pair: datagen/paired.py
+        from datagen.paired import render_paired
+
+        sid = row["speech_ids"][0]
+        return render_paired(row, out_dir, _load(sid), _source_vad(sid), _STATE["paths"][sid], p, row_hash(row, p))
     grid = FrameGrid.from_params(p["frames"])
     sr, hop, n, mid = grid.sample_rate_hz, grid.hop_length, int(row["n_samples"]), row["mixture_id"]
     nf = grid.n_frames(n)

@@ -34,6 +34,7 @@ SOURCE_MODULES = {
     "folder": "datagen.sources.folder",
     "hf": "datagen.sources.hf",
     "vbd": "datagen.sources.vbd",
+    "paired": "datagen.sources.paired",   # generic noisy/clean folder pairs (paired_* extra columns)
 }
 
 
