@@ -237,7 +237,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
 
     start_epoch, history, wall_prev, audio_s_prev, train_wall_prev = 0, [], 0.0, 0.0, 0.0
     if ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # RNG states must stay on CPU
         if ck.get("format") == CHECKPOINT_FORMAT and ck.get("fingerprint") == fp:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
