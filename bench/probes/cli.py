@@ -38,7 +38,7 @@ DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
                 c_star_grid=[8, 16, 32, 64, 128, 202, 256, 512, "all"], c_star_tol=0.01, curve_seeds=1,
                 reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,
                 mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000),
-                tsne_frames=2000, logmel_n_mels=64, blocks=None,
+                tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1,
                 controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised"])
 
 
@@ -276,6 +276,21 @@ def cli(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     p = load_params(args.params)
     pc = probe_params(p)
+    # BLAS/OpenMP threads: oversubscribed OpenMP spin-waits made t-SNE 20x slower on the shared 2-core box
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n_threads = int(pc["num_threads"])
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        with threadpool_limits(n_threads):
+            return _run(args, p, pc)
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+def _run(args, p: dict, pc: dict) -> int:
     paths, grid = p["paths"], FrameGrid.from_params(p["frames"])
     dataset_dir, enhanced_dir = Path(paths["dataset_dir"]), Path(paths["enhanced_dir"])
     probes_dir, reports_dir = Path(paths["probes_dir"]), Path(paths["reports_dir"])

@@ -135,6 +135,8 @@ def fit_probe(task: str, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y
             m = warm.set_params(C=reg)
         else:
             m = _model(kind, probe, reg, seed, mlp_hidden, max_iter)
+            if probe == "mlp":
+                m.set_params(batch_size=min(256, len(y_tr)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             m.fit(z_tr, t_tr)

@@ -59,7 +59,7 @@ def write_static(enhanced, metas, seed: int = 1):
         acts = {}
         for row in metas[s].itertuples(index=False):
             a = rng.standard_normal((int(row.n_frames), sum(BLOCKS)))
-            a[:, 0] += 3 * np.asarray(row.vad, np.float64)
+            a[:, 0] += 6 * np.asarray(row.vad, np.float64)
             acts[row.mixture_id] = a.astype(np.float16)
         np.savez_compressed(enhanced / "static" / f"activations_{s}.npz",
                             __meta__=np.array(json.dumps({"block_channels": BLOCKS})), **acts)
