@@ -120,6 +120,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; cache/corpus files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
