@@ -193,20 +193,30 @@ def dnsmos(est: np.ndarray, sr: int) -> dict[str, float]:
     return out
 
 
+SIGNIFICANT_DIGITS = 9
+
+
+def _round(v: float) -> float:
+    """Round to 9 significant digits: numpy's SIMD reductions depend on memory alignment, so the same
+    input can differ by 1 ulp between processes (seen in pystoi ESTOI); rounding makes serial and
+    parallel runs bit-identical (a boundary straddle has probability ~1e-7 per value)."""
+    return float(f"{v:.{SIGNIFICANT_DIGITS}g}") if np.isfinite(v) else float(v)
+
+
 REFERENCE_METRICS = {"pesq_wb": pesq_wb, "pesq_nb": pesq_nb, "stoi": stoi, "estoi": estoi, "si_sdr": si_sdr}
 
 
 def compute(metrics: list[str], ref: np.ndarray, est: np.ndarray, sr: int) -> dict[str, tuple[float, str, str]]:
     """All requested ``metrics`` of one utterance: ``{name: (value, status, reason)}``.
 
-    ``status`` is "ok" or "failed" (value NaN, ``reason`` says why). Programming/contract errors
+    ``status`` is "ok" or "failed" (value NaN, ``reason`` says why); values rounded to 9 significant digits. Programming/contract errors
     (wrong sample rate, unaligned lengths) raise instead of being recorded.
     """
     out: dict[str, tuple[float, str, str]] = {}
     for name in metrics:
         if name in REFERENCE_METRICS:
             try:
-                out[name] = (REFERENCE_METRICS[name](ref, est, sr), "ok", "")
+                out[name] = (_round(REFERENCE_METRICS[name](ref, est, sr)), "ok", "")
             except MetricFailure as e:
                 out[name] = (float("nan"), "failed", str(e))
     dn = [m for m in metrics if m in DNSMOS_METRICS]
@@ -214,7 +224,7 @@ def compute(metrics: list[str], ref: np.ndarray, est: np.ndarray, sr: int) -> di
         try:
             r = dnsmos(est, sr)
             for m in dn:
-                out[m] = (r[m], "ok", "")
+                out[m] = (_round(r[m]), "ok", "")
         except MetricFailure as e:
             for m in dn:
                 out[m] = (float("nan"), "failed", str(e))

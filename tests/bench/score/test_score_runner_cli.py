@@ -16,7 +16,7 @@ from bench.score.runner import Task, attach_noisy, score_tasks
 
 SR = 16000
 
-METRICS = ("pesq_wb", "stoi", "si_sdr")
+METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr")
 
 
 def _tasks(root, meta, sysdir):
@@ -70,7 +70,7 @@ def test_cli_dataset_mode_counts_failures(tmp_path, synth_ds, write_system):
 
     rep = tmp_path / "reports"
     per = pd.read_parquet(tmp_path / "scores" / "per_utterance.parquet")
-    assert set(per.system) == {"noisy", "static", "keep50", "ext"} and len(per) == 4 * 4 * 3
+    assert set(per.system) == {"noisy", "static", "keep50", "ext"} and len(per) == 4 * 4 * len(METRICS)
     assert {"noisy_value", "improvement", "reason", "status"} <= set(per.columns)
     f = per[per.mixture_id == meta.mixture_id.iloc[0]]
     assert (f.status == "failed").all() and f[f.metric == "pesq_wb"].reason.str.contains("No utterances").all()
