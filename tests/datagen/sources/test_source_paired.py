@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import soxr
 
 from datagen.sources import CorpusError, SourceContext, run_source
 from datagen.sources.paired import VBD_NOISE_TYPES, parse_log
@@ -46,7 +47,8 @@ def make_vbd(root: Path, utts_per_speaker: int = 2, logs_in: str = "logfiles") -
                 clean, active = harmonic(seed)
                 ntype, snr = types[seed % len(types)], snrs[seed % len(snrs)]
                 rng = np.random.default_rng(1000 + seed)
-                w = rng.standard_normal(len(clean))
+                # noise band-limited to 8 kHz (made at 16 kHz, upsampled), so the logged SNR also holds at 16 kHz
+                w = soxr.resample(rng.standard_normal(len(clean) // 3 + 64), 16000, SR48, quality="HQ")[: len(clean)]
                 if ntype in ("metro", "bus"):  # low-passed ("rumble") vs white
                     w = np.convolve(w, np.ones(24) / 24, "same")
                 g = math.sqrt(np.mean(clean[active] ** 2) / (np.mean(w ** 2) * 10 ** (snr / 10)))
