@@ -47,9 +47,7 @@ def _write_plan(p: dict) -> pd.DataFrame:
 
 
 @pytest.fixture
-def vbd_setup(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEBENCH_CACHE_DIR", str(tmp_path / "cache"))   # fresh CREPE tracks, no shared state
-    monkeypatch.chdir(tmp_path)                                       # manifest paths relative to the cwd
+def vbd_setup(tmp_path):
     root = tmp_path / "VBD"
     log = make_vbd(root)
     p = vbd_params(tmp_path, root)
@@ -57,14 +55,29 @@ def vbd_setup(tmp_path, monkeypatch):
     return p, log
 
 
-def test_vbd_end_to_end_standard_format(vbd_setup):
-    p, log = vbd_setup
+@pytest.fixture(scope="module")
+def vbd_dataset(tmp_path_factory):
+    """corpus -> plan -> render -> labels (tiny CREPE, fresh cache) on the miniature VBD tree, once."""
+    tmp = tmp_path_factory.mktemp("vbd_e2e")
+    root = tmp / "VBD"
+    log = make_vbd(root)
+    p = vbd_params(tmp, root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEBENCH_CACHE_DIR", str(tmp / "cache"))   # fresh CREPE tracks, no shared state
+        build_corpus(p, progress=False)
+        plan = _write_plan(p)
+        first, again = render(p, workers=1), render(p, workers=1)
+        per_split = build_metadata(p)
+    return p, log, plan, (first, again), per_split
+
+
+def test_vbd_end_to_end_standard_format(vbd_dataset):
+    p, log, plan, (first, again), per_split = vbd_dataset
     manifest = pd.read_parquet(Path(p["paths"]["corpus_dir"]) / "manifest.parquet")
     assert {"paired_noisy_path", "paired_noise_class", "paired_snr_db"} <= set(manifest.columns)
     assert manifest.groupby("speaker")["split"].first().to_dict() == {
         "p226": "valid", "p227": "train", "p228": "train", "p232": "test", "p257": "test"}
 
-    plan = _write_plan(p)
     assert len(plan) == len(log) and plan["paired"].all() and not plan["reverb"].any()
     for r in plan.itertuples():
         utt = Path(r.speech_ids[0]).stem
@@ -73,9 +86,7 @@ def test_vbd_end_to_end_standard_format(vbd_setup):
         assert list(r.speech_n_samples) == [r.n_samples]
     assert plan.equals(make_plan(pd.read_parquet(Path(p["paths"]["corpus_dir"]) / "manifest.parquet"), p))
 
-    out = render(p, workers=1)
-    assert out["rendered"] == len(plan) and render(p, workers=1)["rendered"] == 0   # resumable
-    per_split = build_metadata(p)
+    assert first["rendered"] == len(plan) and again["rendered"] == 0   # resumable
     ds = Path(p["paths"]["dataset_dir"])
     classes = json.loads((ds / "classes.json").read_text())["noise_classes"]
     assert classes == sorted({c for c, _ in log.values()}) and set(classes) <= set(VBD_NOISE_TYPES)
@@ -163,3 +174,39 @@ def test_quantise_pair_sums_exactly(seed, amp):
     assert np.array_equal(c.astype(np.int32) + d, y.astype(np.int32))
     assert 0 < rescale <= 1.0 and (rescale == 1.0) == (max(np.abs(clean).max(), np.abs(noisy).max(),
                                                           np.abs(noisy - clean).max()) <= 0.99)
+
+
+def test_vbd_tiny_train_enhance_score(vbd_dataset, tmp_path):
+    """The model stages run unchanged on the paired dataset (tiny model, 1 epoch, CPU)."""
+    import torch
+
+    from bench.enhance import enhance_level
+    from bench.score.cli import cli as score_cli
+    from bench.train import train_level
+
+    torch.set_num_threads(1)
+    p = copy.deepcopy(vbd_dataset[0])
+    for k in ("models_dir", "enhanced_dir", "scores_dir", "reports_dir"):
+        p["paths"][k] = str(tmp_path / k)
+    p["model"]["configs"]["tiny"] = dict(bottleneck=16, hidden=16, stacks=1, blocks_per_stack=2, kernel=3,
+                                         compress_exponent=0.3)
+    p["model"]["config"] = "tiny"
+    p["model"]["gate"]["hidden"] = 8
+    p["train"].update(epochs=1, batch_size=4, crop_s=0.5, num_threads=1, device="cpu")
+    p["levels"] = {"static": 1.0, "keep50": 0.5}
+    p["enhance"] = {"splits": ["test"]}
+    for level in p["levels"]:
+        train_level(p, level, progress=False)
+        s = enhance_level(p, level, progress=False)
+        assert s["n_mixtures"] == 4
+    params_path = tmp_path / "params.yaml"
+    import yaml
+
+    params_path.write_text(yaml.safe_dump(p))
+    assert score_cli(["--params", str(params_path), "--metrics", "pesq_wb,stoi", "--workers", "1",
+                      "--bootstrap-n", "50", "--quiet"]) == 0
+    scores = json.loads((tmp_path / "reports_dir" / "scores.json").read_text())
+    assert set(scores["systems"]) == {"noisy", "static", "keep50"}
+    noisy = scores["systems"]["noisy"]
+    assert noisy["pesq_wb"]["n_scored"] == 4 and 1.0 <= noisy["pesq_wb"]["mean"] <= 4.7
+    assert 0.0 < noisy["stoi"]["mean"] <= 1.0
