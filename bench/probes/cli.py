@@ -37,7 +37,8 @@ PAPER = {"vad_acc": 0.93, "noise_acc": 0.84, "f0_r2": 0.86}
 DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
                 c_star_grid=[8, 16, 32, 64, 128, 202, 256, 512, "all"], c_star_tol=0.01, curve_seeds=1,
                 reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,
-                mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000),
+                mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000,
+                         n_seeds=1),
                 tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1,
                 controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised"])
 
@@ -167,7 +168,7 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
                     rows += _rows(level, task, "linear", "masks", k, seed, n_test, cm)
                 if si == 0 and k == n_all and TASK_KIND[task] == "multiclass":
                     extras["confusion"][task] = confusion(d_all["test"][1], pred, runner.n_classes).tolist()
-            if pc["mlp"]["enabled"]:
+            if pc["mlp"]["enabled"] and si < int(pc["mlp"]["n_seeds"]):
                 pr, _, m = _fit_score(task, d_all, pc, seed, probe="mlp")
                 rows += _rows(level, task, "mlp", "masks", n_all, seed, n_test, m, pr.reg)
             y_tr = d_all["train"][1]
