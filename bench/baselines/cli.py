@@ -294,10 +294,17 @@ def plot(df: pd.DataFrame, reports_dir: Path, probes_csv: Path) -> str:
         x = np.where(uncounted, PROBE_X_M_PER_S * 10, x)
         y, lo, hi = (d[c].to_numpy(float) for c in ("value", "ci95_low", "ci95_high"))
         yerr = np.abs(np.stack([y - lo, hi - y]))
+        webrtc = d.model.str.startswith("webrtc").to_numpy()
+        best_webrtc = int(np.nanargmax(np.where(webrtc, y, -np.inf))) if webrtc.any() else -1
         for i, m in enumerate(d.model):
-            ax.errorbar(x[i], y[i], yerr=yerr[:, i:i + 1], fmt="s" if uncounted[i] else "o", ms=4, capsize=2)
-            ax.annotate(m.replace("webrtc_vad_", "webrtc "), (x[i], y[i]), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points")
+            if webrtc[i]:  # 12 WebRTC settings: grey squares, only the best one labelled
+                ax.errorbar(x[i], y[i], yerr=yerr[:, i:i + 1], fmt="s", ms=3, capsize=1, color="0.6")
+                if i != best_webrtc:
+                    continue
+                m = m.replace("webrtc_vad_", "webrtc best: ")
+            else:
+                ax.errorbar(x[i], y[i], yerr=yerr[:, i:i + 1], fmt="o", ms=4, capsize=2)
+            ax.annotate(m, (x[i], y[i]), fontsize=6, xytext=(3, 2), textcoords="offset points")
         if probes is not None and {"task", "metric", "mean"} <= set(probes.columns):
             pr = probes[(probes.task == task) & (probes.metric.astype(str) == metric)]
             if "features" in pr:  # the probes proper, not their controls
