@@ -59,3 +59,19 @@ def test_empty_or_single_class_refused():
         fit_probe("vad", x, np.ones(10, np.uint8), x, np.ones(10, np.uint8), [1.0])
     with pytest.raises(ValueError, match="empty"):
         fit_probe("snr", x[:0], np.zeros(0), x, np.zeros(10), [1.0])
+
+
+def test_ridge_path_equals_sklearn_ridge():
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from bench.probes.linear import _ridge_path
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((300, 12)) < 0.4).astype(np.float64)
+    y = x @ rng.standard_normal(12) + 0.1 * rng.standard_normal(300) + 3.0
+    z = StandardScaler().fit_transform(x)
+    for a, m in zip([0.1, 10.0, 1e4], _ridge_path(z, y, [0.1, 10.0, 1e4])):
+        ref = Ridge(alpha=a).fit(z, y)
+        np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(m.predict(z), ref.predict(z), rtol=1e-6, atol=1e-8)
