@@ -67,7 +67,9 @@ def summarize(df: pd.DataFrame, n_boot: int, seed: int, metric_info: dict | None
         imp = imp[np.isfinite(imp)]
         info = (metric_info or {}).get(metric, {})
         rows.append(dict(system=system, metric=metric, mean=mean, ci95_low=lo, ci95_high=hi,
-                         n_scored=int(len(ok)), n_total=int(len(g)), n_failed=int(len(g) - len(ok)),
+                         n_scored=int(len(ok)), n_total=int(len(g)),
+                         n_skipped=int((g["status"] == "skipped").sum()),
+                         n_failed=int(len(g) - len(ok) - (g["status"] == "skipped").sum()),
                          mean_improvement=float(imp.mean()) if imp.size else float("nan"),
                          implementation=info.get("implementation", ""), version=info.get("version", ""),
                          mode=info.get("mode", ""), unit=info.get("unit", "")))

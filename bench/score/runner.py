@@ -43,6 +43,8 @@ class Task:
     sample_rate_hz: int = 16000
     hop_length: int = 256           # length differences < hop_length samples are trimmed, larger ones raise
     allow_resample: bool = True
+    skip_metrics: tuple[str, ...] = ()  # recorded as status "skipped" (e.g. a CPU-budget cap), never computed
+    skip_reason: str = ""
 
 
 def load_audio(path: str | Path, sample_rate_hz: int, allow_resample: bool = True) -> tuple[np.ndarray, int, str]:
@@ -92,8 +94,11 @@ def score_task(task: Task) -> list[dict]:
     ref, est, trimmed = align(ref, est, task.hop_length, task.est_path)
     base.update(file_sample_rate_hz=file_sr, resample_method=method, trimmed_samples=trimmed,
                 duration_s=len(est) / task.sample_rate_hz)
-    res = compute(list(task.metrics), ref, est, task.sample_rate_hz)
-    return [dict(base, metric=m, value=v, status=s, reason=r) for m, (v, s, r) in res.items()]
+    todo = [m for m in task.metrics if m not in task.skip_metrics]
+    res = compute(todo, ref, est, task.sample_rate_hz) if todo else {}
+    rows = [dict(base, metric=m, value=v, status=s, reason=r) for m, (v, s, r) in res.items()]
+    return rows + [dict(base, metric=m, value=float("nan"), status="skipped", reason=task.skip_reason)
+                   for m in task.metrics if m in task.skip_metrics]
 
 
 def _init_worker() -> None:

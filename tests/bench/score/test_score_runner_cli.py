@@ -128,3 +128,25 @@ def test_cli_paired_folder_dataset(tmp_path, synth_ds):
     (vbd / "noisy_testset_wav" / "p232_000.wav").unlink()
     with pytest.raises(ValueError, match="only in clean_testset_wav"):
         paired_folder(vbd, "clean_testset_wav", "noisy_testset_wav")
+
+
+def test_dnsmos_cap_counts_skipped_rows(tmp_path):
+    """Capped metrics are recorded as 'skipped' with a reason and excluded from n_scored, never dropped."""
+    import numpy as np
+    import soundfile as sf
+
+    from bench.score.bootstrap import summarize
+    from bench.score.metrics import METRIC_INFO
+    from bench.score.runner import Task, score_tasks
+
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    sf.write(tmp_path / "ref.wav", x, 16000)
+    tasks = [Task("sys", f"m{i}", str(tmp_path / "ref.wav"), str(tmp_path / "ref.wav"), ("si_sdr", "stoi"),
+                  skip_metrics=("stoi",) if i >= 2 else (), skip_reason="cap") for i in range(3)]
+    df = score_tasks(tasks, workers=1, progress=False)
+    st = df[df.metric == "stoi"].set_index("mixture_id")
+    assert list(st["status"]) == ["ok", "ok", "skipped"] and st.loc["m2", "reason"] == "cap"
+    summ = summarize(df, 50, 0, METRIC_INFO).set_index("metric")
+    assert summ.loc["stoi", "n_scored"] == 2 and summ.loc["stoi", "n_total"] == 3
+    assert summ.loc["si_sdr", "n_scored"] == 3
