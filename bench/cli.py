@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("bench.probes.cli", "linear / MLP probes on the gate masks, with controls"),
     "baselines": ("bench.baselines.cli", "standalone auxiliary models and their compute"),
     "report": ("bench.report.cli", "leaderboard, report page and provenance"),
+    "profile": ("bench.profile", "write params.yaml for a profile (tiny, paper, vbd, ...)"),
 }
 
 
