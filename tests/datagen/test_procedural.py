@@ -26,17 +26,17 @@ def pool():
 
 @pytest.mark.parametrize("name", sorted(P.GENERATORS))
 def test_contract_and_determinism(name, pool):
-    a = P.make_clip(name, 7, 2.0, SR, speech_pool=pool)
-    b = P.make_clip(name, 7, 2.0, SR, speech_pool=pool)
-    c = P.make_clip(name, 8, 2.0, SR, speech_pool=pool)
-    assert a.shape == (2 * SR,) and a.dtype == np.float32 and np.all(np.isfinite(a))
+    a = P.make_clip(name, 7, 1.0, SR, speech_pool=pool)
+    b = P.make_clip(name, 7, 1.0, SR, speech_pool=pool)
+    c = P.make_clip(name, 8, 1.0, SR, speech_pool=pool)
+    assert a.shape == (SR,) and a.dtype == np.float32 and np.all(np.isfinite(a))
     assert np.sqrt(np.mean(a.astype(np.float64) ** 2)) == pytest.approx(P.TARGET_RMS, rel=1e-3)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert P.GENERATORS[name][0] in {"stationary_noise", "hum", "water_nature", "typing", "babble"}
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(duration_s=st.floats(0.01, 1.0), seed=st.integers(0, 2**31 - 1),
        name=st.sampled_from(["white", "pink", "brown", "hum_50hz", "wind", "rain", "typing"]))
 def test_any_length(duration_s, seed, name):
@@ -88,13 +88,13 @@ def test_hum_is_harmonic(name, mains_hz):
 
 
 def test_speech_shaped_follows_pool_spectrum(pool):
-    x = P.make_clip("speech_shaped", 2, 8.0, speech_pool=pool)
+    x = P.make_clip("speech_shaped", 2, 4.0, speech_pool=pool)
     f, p = signal.welch(x, fs=SR, nperseg=512)
     _, ps = signal.welch(np.concatenate(pool), fs=SR, nperseg=512)
     band = (f > 80) & (f < 7500)
     r = np.corrcoef(10 * np.log10(p[band]), 10 * np.log10(ps[band]))[0, 1]
     assert r > 0.95
-    _, pw = signal.welch(P.make_clip("white", 2, 8.0), fs=SR, nperseg=512)
+    _, pw = signal.welch(P.make_clip("white", 2, 4.0), fs=SR, nperseg=512)
     assert np.corrcoef(10 * np.log10(pw[band]), 10 * np.log10(ps[band]))[0, 1] < r - 0.3
 
 
