@@ -11,12 +11,14 @@ frames (``chunk_frames``; ``None`` or ``>= T`` = the whole utterance) with matri
   columns ``W2[:, U_c]`` are gathered with one ``index_select`` per pass (parameters are packed per
   channel so one gather fetches all of them);
 * pass 1 (per chunk): ``h = W1[U] x[:, t0:t1]`` -> masked norm (statistics over the frame's active
-  channels, all of which are in ``U``) -> PReLU -> x ``keep`` -> written into a zero-initialised
-  (H, T + span) buffer of inner activations, so a skipped (channel, frame) stays exactly zero and no
-  frame is ever computed twice;
-* pass 2 (per chunk): the depthwise conv of the ``U`` rows reads the buffer over the chunk plus its
-  dilation context (``span = (k-1) d`` frames, left-only for causal models) -> masked norm -> PReLU ->
-  x ``keep`` -> ``W2[:, U] a2`` is the block's contribution for the chunk.
+  channels, all of which are in ``U``) -> PReLU -> x ``keep`` -> written (row copies) into a
+  zero-initialised chunk-major buffer of inner activations, so a skipped (channel, frame) stays exactly
+  zero and no frame is ever computed twice;
+* pass 2 (per chunk): the depthwise conv of the ``U`` rows reads the chunk's own activations plus its
+  dilation context (``span = (k-1) d`` frames, left-only for causal models) gathered as whole rows of
+  the neighbouring chunks -> masked norm -> PReLU -> x ``keep`` -> ``W2[:, U] a2`` is the block's
+  contribution for the chunk. (Row gathers, never per-element ``take``/``put``: those cost as much as
+  the arithmetic on this CPU.)
 
 Per-frame masks are applied exactly, so results equal :meth:`ConvFSENet.mask_from_features` with the
 same gates within float32 rounding (tests: 1e-5). ``skip=False`` runs the *same code* with every
@@ -105,8 +107,9 @@ def _masked_norm_act(v: Tensor, m: Tensor, inv_cnt: Tensor, g: Tensor, b: Tensor
     dev = v - mean
     dm = dev * m
     var = (dm * dm).sum(-2, keepdim=True) * inv_cnt
-    y = torch.addcmul(b, dev * torch.rsqrt(var + eps), g)
-    return F.leaky_relu(y, slope).mul_(m)   # leaky_relu(y, s) == PReLU with one shared slope s
+    y = dev * torch.rsqrt(var + eps)
+    y = y.mul_(g).add_(b)                   # (addcmul with broadcast operands is ~4x slower on CPU)
+    return F.leaky_relu(y, slope).mul_(m)   # leaky_relu(y, s) == PReLU with one shared slope s   # leaky_relu(y, s) == PReLU with one shared slope s
 
 
 def moving_average_shifted(x: Tensor, pool_frames: int, causal: bool) -> Tensor:
@@ -127,22 +130,22 @@ def moving_average_shifted(x: Tensor, pool_frames: int, causal: bool) -> Tensor:
 
 
 class _PackedBlock:
-    """Per-channel parameters of one block packed row-wise so one gather fetches a pass.
+    """Per-channel parameters of one block as gather-friendly tables (row ``H`` = all-zero padding row,
+    always gated off, so a padded bucket row contributes exactly 0).
 
-    ``p1`` (H + 1, B + 3): ``[W1 | b1 | norm1 weight | norm1 bias]``;
-    ``p2`` (H + 1, B + k + 3): ``[W2^T | dw taps | dw bias | norm2 weight | norm2 bias]``.
-    Row ``H`` is all zeros: the padding row of a bucket (always gated off, contributes exactly 0).
+    ``w1`` (H + 1, B) rows of W1; ``v1`` (3, H + 1): b1, norm1 weight, norm1 bias;
+    ``w2t`` (H + 1, B) columns of W2; ``v2`` (k + 3, H + 1): depthwise taps, dw bias, norm2 weight/bias.
+    Vectors are stored transposed so a gathered vector is contiguous.
     """
 
     def __init__(self, b: _Block, bottleneck: int):
         self.src = b
         self.B, self.k, self.dil, self.left = bottleneck, b.k, b.dil, b.left
         self.span = (b.k - 1) * b.dil
-        z = lambda n: torch.zeros(1, n)  # noqa: E731
-        p1 = torch.cat([b.w1, b.b1[:, None], b.g1[:, None], b.be1[:, None]], 1)
-        p2 = torch.cat([b.w2t, b.dw, b.dwb[:, None], b.g2[:, None], b.be2[:, None]], 1)
-        self.p1 = torch.cat([p1, z(p1.shape[1])]).contiguous()
-        self.p2 = torch.cat([p2, z(p2.shape[1])]).contiguous()
+        pad = lambda t: torch.cat([t, torch.zeros(1, t.shape[1])]).contiguous()  # noqa: E731
+        self.w1, self.w2t = pad(b.w1), pad(b.w2t)
+        self.v1 = pad(torch.stack([b.b1, b.g1, b.be1], 1)).t().contiguous()
+        self.v2 = pad(torch.cat([b.dw, torch.stack([b.dwb, b.g2, b.be2], 1)], 1)).t().contiguous()
         self.b2 = b.b2
 
 
@@ -213,29 +216,29 @@ class ChunkedSkippingFSENet:
             x = F.pad(x, (0, Tp - T))
         used = torch.empty(T, self.cfg.n_blocks, H, dtype=torch.bool)
         computed = []
-        ar_k = torch.arange(K)
         for k, pb in enumerate(self.blocks):
             keep = self._keep(k, x, forced, T)                                      # (H, T) bool
             used[:, k] = keep.t()
-            span, dil, left = pb.span, pb.dil, pb.left
+            span, dil, left, kt = pb.span, pb.dil, pb.left, pb.k
+            nb, nf = -(-left // K), -(-(span - left) // K)                           # context chunks
             kp = F.pad(keep, (0, Tp - T)) if Tp > T else keep                       # (H, Tp)
             kf = torch.cat([kp.to(x.dtype), x.new_zeros(1, Tp)])                    # (H+1, Tp), row H off
-            inv_cnt = 1.0 / kf.sum(0).clamp_(min=1.0)                               # (Tp,)
-            a = x.new_zeros(H + 1, Tp + span)                                       # inner acts, padded
+            inv_cnt = (1.0 / kf.sum(0).clamp_(min=1.0)).view(nch, 1, K)              # per frame
+            kfc = kf.view(H + 1, nch, K).transpose(0, 1).contiguous()               # (nch, H+1, K)
+            # inner activations, chunk-major with nb / nf zero chunks either side: (nb+nch+nf, H+1, K)
+            a = x.new_zeros(nb + nch + nf, H + 1, K)
+            a_rows = a.view(-1, K)
             xc = x.view(Bn, nch, K).transpose(0, 1)                                 # (nch, B, K)
-            kfc = kf.view(H + 1, nch, K)
-            ic = inv_cnt.view(nch, 1, K)
             if skip:
                 union = kp.view(H, nch, K).any(2)                                   # (H, nch)
                 sizes = union.sum(0)
-                order = torch.argsort(sizes, stable=True)
-                groups = _bucket_rows(sizes, order, buckets)
+                groups = _bucket_rows(sizes, torch.argsort(sizes, stable=True), buckets)
                 # per chunk, its active channel ids first (ascending), then the others
                 ranked = torch.argsort((~union).to(torch.int8), dim=0, stable=True)  # (H, nch)
             else:
-                groups = [torch.arange(nch)]
+                groups = [None]
             plan, n_done = [], 0
-            # pass 1: conv1 + norm1 + act1 + gating (union rows of each chunk only)
+            # pass 1: conv1 + norm1 + act1 + gating (union rows of each chunk only); row gathers only
             for C in groups:
                 if skip:
                     n = int(sizes[C].max())
@@ -243,41 +246,51 @@ class ChunkedSkippingFSENet:
                         continue
                     rows = ranked[:n, C].t()                                        # (nC, n)
                     rows = torch.where(torch.arange(n)[None, :] < sizes[C][:, None], rows, H)
-                    p = pb.p1.index_select(0, rows.reshape(-1)).view(len(C), n, -1)
-                    m = kfc[rows, C[:, None]]                                       # (nC, n, K)
+                    flat = rows.reshape(-1)
+                    w, v = pb.w1.index_select(0, flat).view(len(C), n, Bn), pb.v1.index_select(1, flat)
+                    v = v.view(3, len(C), n, 1)
+                    m = kfc.view(-1, K).index_select(0, (C[:, None] * (H + 1) + rows).view(-1))
+                    m = m.view(len(C), n, K)
+                    h = torch.matmul(w, xc.index_select(0, C))
+                    ic = inv_cnt.index_select(0, C)
                     n_done += int((n * lens[C]).sum())
                 else:
                     rows, n = None, H
-                    p, m = pb.p1[None, :H], kfc[:H].transpose(0, 1)                # all rows, all chunks
+                    w, v = pb.w1[:H], pb.v1[:, :H, None]
+                    m, h, ic = kfc[:, :H], torch.matmul(w, xc), inv_cnt
                     n_done += H * T
-                xg = xc if len(C) == nch and not skip else xc.index_select(0, C)
-                h = torch.baddbmm(p[..., Bn:Bn + 1], p[..., :Bn], xg) if skip else \
-                    torch.matmul(p[..., :Bn], xg).add_(p[..., Bn:Bn + 1])
-                v = _masked_norm_act(h, m, ic if not skip else ic.index_select(0, C),
-                                     p[..., Bn + 1:Bn + 2], p[..., Bn + 2:Bn + 3], pb.src.eps1, pb.src.p1)
+                act = _masked_norm_act(h.add_(v[0]), m, ic, v[1], v[2], pb.src.eps1, pb.src.p1)
                 if skip:
-                    cols = left + C[:, None, None] * K + ar_k                         # (nC, 1, K)
-                    a.index_put_((rows[:, :, None], cols), v)
+                    a_rows.index_copy_(0, ((C[:, None] + nb) * (H + 1) + rows).view(-1), act.view(-1, K))
                 else:
-                    a[:H, left:left + Tp].view(H, nch, K).copy_(v.transpose(0, 1))
-                plan.append((C, rows, n, m))
-            # pass 2: depthwise conv over chunk + context frames, norm2 + act2 + gating, conv2
+                    a[nb:nb + nch, :H] = act
+                plan.append((C, rows, n, m, ic, act))
+            # pass 2: depthwise conv over chunk + context frames (rows of neighbouring chunks), norm2 +
+            # act2 + gating, conv2
             y = x.new_zeros(nch, Bn, K)
-            ar_w = torch.arange(K + span)
-            for C, rows, n, m in plan:
+            for C, rows, n, m, ic, act in plan:
+                parts = []
+                for o in range(-nb, nf + 1):
+                    if o == 0:
+                        parts.append(act)
+                    elif skip:
+                        ids = ((C[:, None] + nb + o) * (H + 1) + rows).view(-1)
+                        parts.append(a_rows.index_select(0, ids).view(len(C), n, K))
+                    else:
+                        parts.append(a[nb + o:nb + o + nch, :H])
+                win = torch.cat(parts, -1)[..., nb * K - left:nb * K - left + K + span]  # (nC, n, K+span)
                 if skip:
-                    p = pb.p2.index_select(0, rows.reshape(-1)).view(len(C), n, -1)
-                    win = a[rows[:, :, None], C[:, None, None] * K + ar_w]              # (nC, n, K+span)
+                    flat = rows.reshape(-1)
+                    w = pb.w2t.index_select(0, flat).view(len(C), n, Bn)
+                    v = pb.v2.index_select(1, flat).view(kt + 3, len(C), n, 1)
                 else:
-                    p = pb.p2[None, :H]
-                    win = a[:H].unfold(1, K + span, K).transpose(0, 1)                  # (nch, H, K+span)
-                o = Bn + pb.k
-                dv = torch.addcmul(p[..., o:o + 1], win[..., 0:K], p[..., Bn:Bn + 1])
-                for j in range(1, pb.k):
-                    dv = torch.addcmul(dv, win[..., j * dil:j * dil + K], p[..., Bn + j:Bn + j + 1])
-                a2 = _masked_norm_act(dv, m, ic if not skip else ic.index_select(0, C),
-                                      p[..., o + 1:o + 2], p[..., o + 2:o + 3], pb.src.eps2, pb.src.p2)
-                out = torch.matmul(p[..., :Bn].transpose(-1, -2), a2)                  # (nC, B, K)
+                    w, v = pb.w2t[:H], pb.v2[:, :H, None]
+                dv = win[..., 0:K] * v[0]
+                for j in range(1, kt):
+                    dv += win[..., j * dil:j * dil + K] * v[j]
+                dv += v[kt]
+                a2 = _masked_norm_act(dv, m, ic, v[kt + 1], v[kt + 2], pb.src.eps2, pb.src.p2)
+                out = torch.matmul(w.transpose(-1, -2), a2)                           # (nC, B, K)
                 if skip:
                     y.index_copy_(0, C, out)
                 else:
