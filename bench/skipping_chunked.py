@@ -229,8 +229,9 @@ class ChunkedSkippingFSENet:
             a = x.new_zeros(nb + nch + nf, H + 1, K)
             a_rows = a.view(-1, K)
             xc = x.view(Bn, nch, K).transpose(0, 1)                                 # (nch, B, K)
-            if skip:
-                union = kp.view(H, nch, K).any(2)                                   # (H, nch)
+            union = kp.view(H, nch, K).any(2) if skip else None                     # (H, nch)
+            dense_blk = not skip or bool(union.all())     # every chunk needs every channel: no gathers
+            if not dense_blk:
                 sizes = union.sum(0)
                 groups = _bucket_rows(sizes, torch.argsort(sizes, stable=True), buckets)
                 # per chunk, its active channel ids first (ascending), then the others
@@ -240,7 +241,7 @@ class ChunkedSkippingFSENet:
             plan, n_done = [], 0
             # pass 1: conv1 + norm1 + act1 + gating (union rows of each chunk only); row gathers only
             for C in groups:
-                if skip:
+                if not dense_blk:
                     n = int(sizes[C].max())
                     if n == 0:
                         continue
@@ -260,7 +261,7 @@ class ChunkedSkippingFSENet:
                     m, h, ic = kfc[:, :H], torch.matmul(w, xc), inv_cnt
                     n_done += H * T
                 act = _masked_norm_act(h.add_(v[0]), m, ic, v[1], v[2], pb.src.eps1, pb.src.p1)
-                if skip:
+                if not dense_blk:
                     a_rows.index_copy_(0, ((C[:, None] + nb) * (H + 1) + rows).view(-1), act.view(-1, K))
                 else:
                     a[nb:nb + nch, :H] = act
@@ -273,13 +274,13 @@ class ChunkedSkippingFSENet:
                 for o in range(-nb, nf + 1):
                     if o == 0:
                         parts.append(act)
-                    elif skip:
+                    elif not dense_blk:
                         ids = ((C[:, None] + nb + o) * (H + 1) + rows).view(-1)
                         parts.append(a_rows.index_select(0, ids).view(len(C), n, K))
                     else:
                         parts.append(a[nb + o:nb + o + nch, :H])
                 win = torch.cat(parts, -1)[..., nb * K - left:nb * K - left + K + span]  # (nC, n, K+span)
-                if skip:
+                if not dense_blk:
                     flat = rows.reshape(-1)
                     w = pb.w2t.index_select(0, flat).view(len(C), n, Bn)
                     v = pb.v2.index_select(1, flat).view(kt + 3, len(C), n, 1)
@@ -291,7 +292,7 @@ class ChunkedSkippingFSENet:
                 dv += v[kt]
                 a2 = _masked_norm_act(dv, m, ic, v[kt + 1], v[kt + 2], pb.src.eps2, pb.src.p2)
                 out = torch.matmul(w.transpose(-1, -2), a2)                           # (nC, B, K)
-                if skip:
+                if not dense_blk:
                     y.index_copy_(0, C, out)
                 else:
                     y.copy_(out)
