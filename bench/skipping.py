@@ -21,6 +21,8 @@ reference for wall-clock comparisons. Gates are always evaluated (their cost is 
 ``forced`` masks, if given, replace their decisions (as ``ConvFSENet(forced_gates=...)``).
 The per-frame loops are plain PyTorch on purpose: readable, exact, and what a C port would do;
 their Python overhead is measured, not hidden, by ``benchmarks/bench_skipping.py``.
+For wall-clock savings without per-frame overhead see :mod:`bench.skipping_chunked` (chunks of K
+frames, union of active channels, batched).
 """
 from __future__ import annotations
 

@@ -129,8 +129,8 @@ def _tiny_trained(params: dict, cfg: FSENetConfig, cfg_name: str, keep: float, s
             opt.step()
             done += 1
             if done % 25 == 0:
-                print(f"  tiny {cfg_name} keep={keep}: step {done}/{steps} spec={float(spec):.4f} "
-                      f"keep={float(out.gates.float().mean()):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+                print(f"  tiny {cfg_name} keep={keep}: step {done}/{steps} spec={float(spec.detach()):.4f} "
+                      f"keep={float(out.gates.detach().float().mean()):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
             if done >= steps:
                 break
         epoch += 1
