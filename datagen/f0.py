@@ -24,7 +24,13 @@ import numpy as np
 from datagen.frames import FrameGrid
 
 EMBEDDED_F0_DIR = Path(__file__).resolve().parent / "embedded" / "f0_cache"
-DECODERS = ("viterbi", "argmax", "weighted_argmax")
+DECODERS = ("viterbi", "weighted_argmax")
+# torchcrepe's own decoders add random dither (+-20 cents, global numpy RNG) to every pitch, which makes
+# tracks irreproducible; ours decode the same bins and refine them by the local weighted average of the
+# original CREPE (bins +-4 around the path), deterministically. Bumped whenever decoding changes.
+DECODER_IMPL = "sebench-local-average-v1"
+_CENTS_PER_BIN = 20.0
+_CENTS_OFFSET = 1997.3794084376191  # cents of bin 0 (CREPE: 10 Hz reference)
 MODELS = ("full", "tiny")
 
 
@@ -71,6 +77,7 @@ class F0Settings:
         """16 hex digits identifying these settings and the torchcrepe version."""
         d = {k: (float(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
         d["torchcrepe"] = torchcrepe_version()
+        d["decoder_impl"] = DECODER_IMPL
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -79,11 +86,51 @@ def audio_sha256(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x, dtype="<f4").tobytes()).hexdigest()
 
 
+_VITERBI_TRANSITION = None
+
+
+def _local_average_hz(logits, bins):
+    """Sub-bin pitch: sigmoid-weighted mean of bin cents in a +-4-bin window around ``bins`` (B, T)."""
+    import torch
+    n_bins = logits.shape[1]
+    idx = torch.arange(n_bins, device=logits.device)[None, :, None]
+    win = (idx >= bins[:, None, :] - 4) & (idx <= bins[:, None, :] + 4)
+    w = torch.sigmoid(logits) * win
+    cents_of_bin = (_CENTS_PER_BIN * idx + _CENTS_OFFSET).to(logits.dtype)
+    den = w.sum(dim=1)
+    centre = _CENTS_PER_BIN * bins.to(logits.dtype) + _CENTS_OFFSET
+    cents = torch.where(den > 0, (w * cents_of_bin).sum(dim=1) / den.clamp_min(1e-12), centre)
+    return 10.0 * 2.0 ** (cents / 1200.0)
+
+
+def _viterbi_decoder(logits):
+    """torchcrepe decoder API: (B, 360, T) logits (-inf outside fmin..fmax) -> (bins, pitch_hz), no dither.
+    Viterbi path as torchcrepe.decode.viterbi (same 12-bin triangular transition, librosa)."""
+    global _VITERBI_TRANSITION
+    import librosa
+    import torch
+    if _VITERBI_TRANSITION is None:
+        xx, yy = np.meshgrid(range(360), range(360))
+        t = np.maximum(12 - abs(xx - yy), 0)
+        _VITERBI_TRANSITION = t / t.sum(axis=1, keepdims=True)
+    probs = torch.nn.functional.softmax(logits, dim=1).cpu().numpy()
+    bins = np.array([librosa.sequence.viterbi(p, _VITERBI_TRANSITION).astype(np.int64) for p in probs])
+    bins = torch.tensor(bins, device=logits.device)
+    return bins, _local_average_hz(logits, bins)
+
+
+def _argmax_decoder(logits):
+    bins = logits.argmax(dim=1)
+    return bins, _local_average_hz(logits, bins)
+
+
 def crepe_f0(x: np.ndarray, sample_rate_hz: int = 16000, hop_length: int = 256, model: str = "full",
              fmin_hz: float = 50.0, fmax_hz: float = 550.0, decoder: str = "viterbi",
              batch_size: int = 2048, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """CREPE (torchcrepe) F0 of a mono float signal ``x`` (n,).
 
+    Decoding is deterministic (see ``DECODER_IMPL``): Viterbi (or argmax) bins refined by a local
+    weighted average, without torchcrepe's random dither.
     Returns ``f0_hz`` float32 (n_frames,) -- the decoded pitch of every frame, voiced or not -- and
     ``periodicity`` float32 (n_frames,) in [0, 1] (voicing confidence), with
     ``n_frames = 1 + n // hop_length`` (the frame grid of ``datagen/frames.py``).
@@ -96,8 +143,7 @@ def crepe_f0(x: np.ndarray, sample_rate_hz: int = 16000, hop_length: int = 256, 
         raise ValueError(f"crepe_f0: expected a mono signal of shape (n,), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("crepe_f0: signal contains NaN or inf")
-    dec = {"viterbi": torchcrepe.decode.viterbi, "argmax": torchcrepe.decode.argmax,
-           "weighted_argmax": torchcrepe.decode.weighted_argmax}
+    dec = {"viterbi": _viterbi_decoder, "weighted_argmax": _argmax_decoder}
     if decoder not in dec:
         raise ValueError(f"crepe_f0: decoder must be one of {sorted(dec)}, got {decoder!r}")
     with torch.inference_mode():
