@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -60,12 +61,52 @@ def level_seed(params: dict, level: str) -> int:
     return (int(params["seed"]) + zlib.crc32(level.encode())) % (2**31)
 
 
+def check_gated_levels(params: dict) -> None:
+    """``gated_levels`` (the DVC foreach list of gated training stages) must list exactly the levels < 1."""
+    if "gated_levels" not in params:
+        return
+    want = sorted(k for k, v in params["levels"].items() if float(v) < 1.0)
+    if sorted(params["gated_levels"]) != want:
+        raise ValueError(f"params: gated_levels {params['gated_levels']} must list exactly the levels with "
+                         f"keep < 1: {want}")
+
+
+def init_model_path(params: dict, level: str) -> Path | None:
+    """Warm start of a gated level: ``models_dir/<train.init_gated_from>/model.pt`` (None: from scratch)."""
+    src = params["train"].get("init_gated_from")
+    if not src or level_keep(params, level) >= 1.0:
+        return None
+    if src not in params["levels"] or float(params["levels"][src]) < 1.0:
+        raise ValueError(f"params: train.init_gated_from = {src!r} must name the static level (keep 1.0)")
+    return Path(params["paths"]["models_dir"]) / src / "model.pt"
+
+
+def level_epochs(params: dict, level: str) -> int:
+    """``train.epochs``; gated levels use ``train.epochs_gated`` when set (e.g. a warm-started fine-tune)."""
+    tp = params["train"]
+    if level_keep(params, level) < 1.0 and tp.get("epochs_gated") is not None:
+        return int(tp["epochs_gated"])
+    return int(tp["epochs"])
+
+
 def fingerprint(params: dict, level: str) -> str:
     """Hash of everything that changes the trained weights (device/threads/paths excluded)."""
     t = {k: v for k, v in params["train"].items() if k not in ("device", "num_threads")}
+    init = init_model_path(params, level)
+    init_sha = hashlib.sha256(init.read_bytes()).hexdigest() if init is not None and init.is_file() else None
     return params_hash(dict(seed=params["seed"], level=level, keep=level_keep(params, level),
-                            frames=params["frames"], model=params["model"], train=t,
+                            frames=params["frames"], model=params["model"], train=t, init_sha256=init_sha,
                             dataset_dir=str(params["paths"]["dataset_dir"])))
+
+
+def warm_start(model, path: Path) -> None:
+    """Load a static model's weights into a gated model; only the gate parameters stay at their init."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: train.init_gated_from needs this static model (train it first)")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    missing, unexpected = model.load_state_dict(ck["state_dict"], strict=False)
+    if unexpected or any(not k.startswith("gates.") for k in missing):
+        raise ValueError(f"{path}: not a compatible static model (missing {missing[:4]}, unexpected {unexpected[:4]})")
 
 
 def versions() -> dict:
@@ -206,6 +247,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
 
     tp = params["train"]
     keep = level_keep(params, level)
+    check_gated_levels(params)
     info0 = D.env_dist_info()
     device = D.resolve_device(device_req or tp.get("device", "auto"), info0)
     info = D.init_distributed(device)
@@ -224,9 +266,13 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     valid_audio = load_split_audio(dataset_dir, "valid", sr, progress=show).to(device)
 
     cfg = FSENetConfig.from_params(params, keep)
-    model = ConvFSENet(cfg).to(device)
+    model = ConvFSENet(cfg)
+    init_path = init_model_path(params, level)
+    if init_path is not None:
+        warm_start(model, init_path)
+    model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    epochs, bs = int(tp["epochs"]), int(tp["batch_size"])
+    epochs, bs = level_epochs(params, level), int(tp["batch_size"])
     crop = int(round(float(tp["crop_s"]) * sr))
     steps_per_epoch = n_batches(len(train_audio), bs, info.world_size)
     opt = torch.optim.Adam(model.parameters(), lr=float(tp["lr"]))
@@ -354,7 +400,8 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
     atomic_json({"level": level, "target_keep": keep, "model_config": config_to_dict(cfg),
                  "model_config_name": params["model"]["config"], "train": params["train"],
                  "params_hash": params_hash(params), "fingerprint": fp, "seed": int(params["seed"]),
-                 "model_init_seed": seed, "world_size": info.world_size, "device": str(device),
+                 "model_init_seed": seed, "init_from": str(init_model_path(params, level) or "") or None,
+                 "world_size": info.world_size, "device": str(device),
                  "n_params": n_params, "versions": versions()}, out_dir / "config.json")
     atomic_json(macs, out_dir / "macs.json")
     last = history[-1] if history else {}

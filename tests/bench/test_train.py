@@ -27,7 +27,9 @@ def tiny_params(root: Path, dataset_dir: Path, epochs: int = 2) -> dict:
     p["model"]["config"] = "tiny"
     p["model"]["gate"]["hidden"] = 8
     p["train"].update(epochs=epochs, batch_size=4, crop_s=1.0, num_threads=1, device="cpu")
+    p["train"].update(init_gated_from=None, epochs_gated=None)  # from scratch (warm start tested below)
     p["levels"] = {"static": 1.0, "keep50": 0.5}
+    p["gated_levels"] = ["keep50"]
     return p
 
 
@@ -159,3 +161,34 @@ def test_static_level_and_cli(dataset, tmp_path):
     assert s["realised_keep_valid_mean"] == 1.0 and s["realised_keep_valid_per_block"] is None
     assert json.loads((out / "config.json").read_text())["model_config"]["gated"] is False
     assert "train_budget_loss" not in s["history"][0]
+
+
+def test_gated_level_warm_starts_from_static(tmp_path):
+    """train.init_gated_from: the gated model starts from the static weights (gates at their init)."""
+    import copy
+
+    import torch
+
+    from bench.train import check_gated_levels, init_model_path, warm_start
+    from bench.models.fsenet import ConvFSENet, FSENetConfig
+
+    p = {"levels": {"static": 1.0, "keep50": 0.5}, "gated_levels": ["keep50"],
+         "train": {"init_gated_from": "static"}, "paths": {"models_dir": str(tmp_path)}}
+    check_gated_levels(p)
+    assert init_model_path(p, "static") is None
+    path = init_model_path(p, "keep50")
+    assert path == tmp_path / "static" / "model.pt"
+    static = ConvFSENet(FSENetConfig(bottleneck=8, hidden=8, stacks=1, gated=False))
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": static.state_dict()}, path)
+    gated = ConvFSENet(FSENetConfig(bottleneck=8, hidden=8, stacks=1, gated=True))
+    warm_start(gated, path)
+    for k, v in static.state_dict().items():
+        assert torch.equal(gated.state_dict()[k], v), k
+    bad = copy.deepcopy(p)
+    bad["gated_levels"] = []
+    with pytest.raises(ValueError, match="gated_levels"):
+        check_gated_levels(bad)
+    wrong = ConvFSENet(FSENetConfig(bottleneck=4, hidden=8, stacks=1, gated=True))
+    with pytest.raises(RuntimeError):
+        warm_start(wrong, path)
