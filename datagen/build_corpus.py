@@ -545,7 +545,10 @@ def cli(argv: list[str]) -> int:
         rows = write_corpus(clips, out_dir)
         print(summary(rows, out_dir))
     if a.f0 or a.f0_only:
-        k, n = (int(v) for v in a.f0_shard.split("/"))
+        m = re.fullmatch(r"(\d+)/(\d+)", a.f0_shard)
+        if not m or not int(m.group(1)) < int(m.group(2)):
+            ap.error(f"--f0-shard must be k/n with 0 <= k < n, got {a.f0_shard!r}")
+        k, n = int(m.group(1)), int(m.group(2))
         computed = compute_f0_cache(out_dir, settings, (k, n), a.device, a.f0_prune, a.batch_size)
         print(f"F0 cache: computed {computed} track(s) with torchcrepe {settings.model} -> {out_dir / 'f0_cache'}")
     mb = dir_size_mb(out_dir)

@@ -173,7 +173,7 @@ def test_tiny_model_agrees_with_a_shipped_full_track():
     tracks = _shipped_tracks()
     assert tracks
     err = _cents_error(tracks[0], "tiny")
-    assert err < 30.0, f"tiny vs shipped full: median |error| {err:.1f} cents"
+    assert err < 10.0, f"tiny vs shipped full: median |error| {err:.1f} cents"
 
 
 @pytest.mark.slow
