@@ -178,15 +178,18 @@ class F0Cache:
     """Look-up of CREPE tracks in several directories, first hit wins; misses are computed and saved.
 
     ``dirs`` are searched in order; ``write_dir`` (default: the last of ``dirs``) receives new tracks.
+    ``batch_size`` (CREPE frames per forward pass) defaults to 2048 on CUDA, 256 on CPU.
     """
 
     def __init__(self, dirs: list[str | Path] | None = None, write_dir: str | Path | None = None,
-                 device: str = "cpu", batch_size: int = 2048):
+                 device: str = "cpu", batch_size: int | None = None):
         self.dirs = [Path(d) for d in (dirs if dirs is not None else [EMBEDDED_F0_DIR, user_cache_dir()])]
         if not self.dirs and write_dir is None:
             raise ValueError("F0Cache: need at least one directory")
         self.write_dir = Path(write_dir) if write_dir is not None else self.dirs[-1]
-        self.device, self.batch_size = device, int(batch_size)
+        # full CREPE holds ~1 MB of activations per frame: 256-frame batches keep a CPU near 0.5 GB
+        self.device = device
+        self.batch_size = int(batch_size) if batch_size else (2048 if str(device).startswith("cuda") else 256)
         self.hits = 0
         self.misses = 0
 
