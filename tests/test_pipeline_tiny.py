@@ -41,7 +41,7 @@ def test_tiny_profile_dvc_repro_end_to_end(tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
     _copy_tracked(work)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(work),
                SEBENCH_CACHE_DIR=str(tmp_path / "cache"), GIT_AUTHOR_NAME="ci", GIT_AUTHOR_EMAIL="ci@localhost",
                GIT_COMMITTER_NAME="ci", GIT_COMMITTER_EMAIL="ci@localhost")
     _run(["git", "init", "-q"], work, env)

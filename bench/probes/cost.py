@@ -35,7 +35,7 @@ def mlp_ops_per_frame(masks: np.ndarray, hidden: int, n_out: int) -> np.ndarray:
 
 def _find(d: dict, names: tuple[str, ...]):
     for n in names:
-        if n in d and d[n] is not None:
+        if n in d and isinstance(d[n], (int, float)):
             return float(d[n])
     for v in d.values():
         if isinstance(v, dict):
@@ -55,6 +55,16 @@ def se_macs_per_frame(summary_path: str | Path, frames_per_s: float) -> dict[str
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no enhance summary (run `sebench enhance`)")
     s = json.loads(p.read_text())
+    out = {}
+    # the enhance stage's own format: M MACs/s, dynamic as {mean, p5, p95}
+    for kind in ("dense", "dynamic"):
+        v = s.get(f"{kind}_mmacs_per_s")
+        if isinstance(v, dict):
+            v = v.get("mean")
+        if isinstance(v, (int, float)):
+            out[kind] = float(v) * 1e6 / frames_per_s
+    if len(out) == 2:
+        return out
     out = {}
     for kind in ("dense", "dynamic"):
         v = _find(s, (f"{kind}_macs_per_frame",))

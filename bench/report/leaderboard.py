@@ -194,12 +194,17 @@ def build(inp: Inputs, prov: dict, reference: str = "static", rid: str | None = 
                 r["pesq_wb_ci95_high"] = _num(by["pesq_wb"]["ci95_high"])
             else:
                 na(["pesq_wb_ci95_low", "pesq_wb_ci95_high"], "pesq_wb: not in score.metrics or no utterance scored")
-            lm = [m for m in SCORE_COLUMNS if m in by]
+            # n_scored / n_total are those of the headline metric (PESQ-wb) when scored, else the minimum
+            lm = ["pesq_wb"] if "pesq_wb" in by else [m for m in SCORE_COLUMNS if m in by]
             r["n_scored"] = int(min(int(by[m]["n_scored"]) for m in lm)) if lm else NA
             r["n_total"] = int(max(int(by[m]["n_total"]) for m in lm)) if lm else NA
             if r["n_scored"] != NA and r["n_scored"] < r["n_total"]:
-                notes.append(f"{sys_}: {r['n_total'] - r['n_scored']} utterance(s) failed a metric (see "
+                notes.append(f"{sys_}: {r['n_total'] - r['n_scored']} utterance(s) failed PESQ-wb (see "
                              "scores_summary.csv n_failed); means are over scored ones")
+            for m in SCORE_COLUMNS:
+                if m in by and m not in lm and int(by[m]["n_scored"]) < int(by[m]["n_total"]):
+                    notes.append(f"{sys_}: {m} over {int(by[m]['n_scored'])} of {int(by[m]['n_total'])} "
+                                 "utterances (failed or skipped by configuration, e.g. score.dnsmos_max_utts)")
         # --- paired delta vs the reference ---
         dcols = ["pesq_wb_delta_vs_static", "pesq_wb_delta_ci95_low", "pesq_wb_delta_ci95_high"]
         if sys_ == reference:

@@ -191,10 +191,10 @@ def cli(argv: list[str]) -> int:
     s = pd.read_csv(written["summary"])
     with pd.option_context("display.width", 160, "display.max_rows", 200):
         print(s[["system", "metric", "mean", "ci95_low", "ci95_high", "n_scored", "n_total"]].to_string(index=False))
-    n_failed = int((s["n_total"] - s["n_scored"]).sum())
-    if n_failed:
-        print(f"sebench score: {n_failed} (system, utterance, metric) scores failed; reasons in "
-              f"{written['per_utterance']}", file=sys.stderr)
+    n_failed, n_skipped = int(s["n_failed"].sum()), int(s.get("n_skipped", pd.Series([0])).sum())
+    if n_failed or n_skipped:
+        print(f"sebench score: {n_failed} (system, utterance, metric) scores failed, {n_skipped} skipped by "
+              f"configuration; reasons in {written['per_utterance']}", file=sys.stderr)
     for k, v in written.items():
         print(f"wrote {v}")
     return 0
