@@ -513,10 +513,10 @@ def compute_f0_cache(out_dir: Path, settings, shard: tuple[int, int] = (0, 1), d
         if sr != settings.sample_rate_hz:
             raise CorpusBuildError(f"{out_dir / r['path']}: {sr} Hz, settings want {settings.sample_rate_hz}")
         cache.get_or_compute(x, settings)
-        wanted.add(F0Cache.filename(audio_sha256(x), settings))
-    if prune and n == 1:
+        wanted.add(audio_sha256(x))
+    if prune and n == 1:  # drop tracks (any settings, e.g. tiny-model ones) of audio no longer shipped
         for f in sorted(cache_dir.glob("*.npz")):
-            if f.name not in wanted:
+            if f.name.split("-")[0] not in wanted:
                 f.unlink()
     return cache.misses
 
@@ -531,7 +531,7 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--f0", action="store_true", help="also compute the F0 cache after building")
     ap.add_argument("--f0-only", action="store_true", help="only (re)compute missing F0 cache entries")
     ap.add_argument("--f0-shard", default="0/1", help="k/n: this process handles files k, k+n, ...")
-    ap.add_argument("--f0-prune", action="store_true", help="delete cache files of no current speech file")
+    ap.add_argument("--f0-prune", action="store_true", help="delete cache files (any settings) of audio that is no longer a speech file")
     ap.add_argument("--device", default="cpu", help="torch device for CREPE (cpu | cuda)")
     ap.add_argument("--batch-size", type=int, default=256,
                     help="CREPE frames per batch (256 keeps full-model CPU memory near 0.5 GB)")
