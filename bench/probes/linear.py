@@ -105,8 +105,15 @@ def _model(kind: str, probe: str, reg: float, seed: int, mlp_hidden: int, max_it
         return LogisticRegression(C=reg, max_iter=max_iter, tol=1e-4, warm_start=True)
     if probe == "mlp":
         cls = MLPRegressor if kind == "regression" else MLPClassifier
-        return cls(hidden_layer_sizes=(mlp_hidden,), alpha=reg, max_iter=max_iter, random_state=seed,
-                   early_stopping=False, batch_size=256, learning_rate_init=1e-3)
+        m = cls(hidden_layer_sizes=(mlp_hidden,), alpha=reg, max_iter=max_iter, random_state=seed,
+                early_stopping=False, batch_size=256, learning_rate_init=1e-3)
+        if kind == "regression":
+            # standardised target: an MLP started near 0 cannot reach F0 in cents (~4000) in a few epochs
+            from sklearn.compose import TransformedTargetRegressor
+            from sklearn.preprocessing import StandardScaler
+
+            m = TransformedTargetRegressor(regressor=m, transformer=StandardScaler())
+        return m
     raise ValueError(f"unknown probe {probe!r}; expected 'linear' or 'mlp'")
 
 
@@ -162,7 +169,8 @@ def fit_probe(task: str, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y
         else:
             m = _model(kind, probe, reg, seed, mlp_hidden, max_iter)
             if probe == "mlp":
-                m.set_params(batch_size=min(256, len(y_tr)))
+                key = "regressor__batch_size" if kind == "regression" else "batch_size"
+                m.set_params(**{key: min(256, len(y_tr))})
         if path is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
