@@ -31,6 +31,8 @@ def tiny_params(root: Path, dataset_dir: Path, epochs: int = 2) -> dict:
     p["model"]["gate"]["hidden"] = 8
     p["train"].update(epochs=epochs, batch_size=2, crop_s=1.0, num_threads=1, device="cpu")
     p["levels"] = {"static": 1.0, "keep50": 0.5}
+    p["gated_levels"] = ["keep50"]
+    p["train"].update(init_gated_from=None, epochs_gated=None)  # gated level from scratch here
     return p
 
 
