@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                         rt_saving_vs_best_dense=1.0 - t_skip / best_dense))
                 best = max(per_k, key=lambda r: r["rt_saving_vs_best_dense"])
                 stream = None
-                if cfg.causal:
+                if m.cfg.causal:  # trained pipeline models may be non-causal: no streaming form
                     n_s = max(1, int(a.stream_seconds * sr / cfg.hop_length))
                     sk = SkippingFSENet(m)
                     fs = None if forced is None else forced[:n_s]
