@@ -45,13 +45,16 @@ def git_info(cwd: str | Path = ".") -> tuple[str, str]:
     """(commit hex or "unknown (reason)", dirty flag "true" | "false" | "unknown") of the repository at cwd.
 
     Dirty = tracked files differ from HEAD (untracked files do not count: outputs live beside the code).
+    The pipeline's own committed results (``reports/``, ``dvc.lock``) are excluded: stages rewrite them while
+    the run is in progress, and they are what the commit + params reproduce, not an input to them.
     """
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=20)
         if commit.returncode != 0:
             return f"unknown ({commit.stderr.strip().splitlines()[-1] if commit.stderr.strip() else 'not a git repo'})", \
                 "unknown"
-        st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
+        st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                             ":(exclude)reports", ":(exclude)dvc.lock"], cwd=cwd, capture_output=True,
                             text=True, timeout=60)
         dirty = "unknown" if st.returncode != 0 else ("true" if st.stdout.strip() else "false")
         return commit.stdout.strip(), dirty
