@@ -21,20 +21,13 @@ import numpy as np
 import soundfile as sf
 
 from bench.params import load_params
+from bench.report.provenance import cpu_model
 from datagen import procedural
 from datagen.audio_io import IMPLEMENTATION, load_audio
 from datagen.corpus import build_corpus
 from datagen.sources import SourceContext, run_source
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -44,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     params = load_params(args.params)
     cp = params["corpus"]
-    out: dict = {"machine": {"description": "shared 2-core CPU (no GPU)", "cpu": _cpu_name(),
+    out: dict = {"machine": {"description": "shared 2-core CPU (no GPU)", "cpu": cpu_model(),
                              "cores": os.cpu_count(), "python": platform.python_version()},
                  "implementation": {**IMPLEMENTATION, "numpy": version("numpy"), "datagen": "datagen.corpus"}}
     with tempfile.TemporaryDirectory() as tmp:

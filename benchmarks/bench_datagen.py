@@ -23,19 +23,12 @@ import pandas as pd
 import torch
 
 from bench.params import load_params
+from bench.report.provenance import cpu_model
 from datagen.audio_io import load_audio
 from datagen.plan import make_plan
 from datagen.render import render
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -49,7 +42,7 @@ def main() -> None:
     params = load_params(args.params)
     manifest = pd.read_parquet(Path(params["paths"]["corpus_dir"]) / "manifest.parquet")
     tmp = Path(tempfile.mkdtemp(prefix="bench_datagen_"))
-    res: dict = dict(machine=dict(cpu=_cpu_name(), cores=os.cpu_count(), python=platform.python_version(),
+    res: dict = dict(machine=dict(cpu=cpu_model(), cores=os.cpu_count(), python=platform.python_version(),
                                   torch=torch.__version__, torchcrepe=version("torchcrepe")))
     try:
         p = copy.deepcopy(params)

@@ -14,26 +14,15 @@ import torch.multiprocessing as mp
 import yaml
 
 from bench import distributed as D
-from bench.params import load_params
+from tests.bench.tiny import tiny_params as _tiny
 from tests.synth import make_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+
 def tiny_params(root: Path, dataset_dir: Path, epochs: int = 2) -> dict:
-    """The repo's params.yaml with a tiny model (B=16, H=16, 1x2 blocks) and tiny training."""
-    p = load_params(ROOT / "params.yaml")
-    p["paths"] = {k: str(root / Path(v).name) for k, v in p["paths"].items()}
-    p["paths"]["dataset_dir"] = str(dataset_dir)
-    p["model"]["configs"]["tiny"] = dict(bottleneck=16, hidden=16, stacks=1, blocks_per_stack=2, kernel=3,
-                                         compress_exponent=0.3)
-    p["model"]["config"] = "tiny"
-    p["model"]["gate"]["hidden"] = 8
-    p["train"].update(epochs=epochs, batch_size=2, crop_s=1.0, num_threads=1, device="cpu")
-    p["levels"] = {"static": 1.0, "keep50": 0.5}
-    p["gated_levels"] = ["keep50"]
-    p["train"].update(init_gated_from=None, epochs_gated=None)  # gated level from scratch here
-    return p
+    return _tiny(root, dataset_dir, epochs, batch_size=2)
 
 
 def test_env_info_and_device(monkeypatch):

@@ -11,28 +11,17 @@ import torch
 
 from bench import masks_io
 from bench.enhance import enhance_level, load_activations, load_model
-from bench.params import load_params
 from bench.train import train_level
 from datagen.dataset import load_metadata, read_stem
+from tests.bench.tiny import tiny_params as _tiny
 from tests.synth import make_dataset
 
-ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
 
 
+
 def tiny_params(root: Path, dataset_dir: Path, epochs: int = 1) -> dict:
-    """The repo's params.yaml with a tiny model (B=16, H=16, 1x2 blocks) and tiny training."""
-    p = load_params(ROOT / "params.yaml")
-    p["paths"] = {k: str(root / Path(v).name) for k, v in p["paths"].items()}
-    p["paths"]["dataset_dir"] = str(dataset_dir)
-    p["model"]["configs"]["tiny"] = dict(bottleneck=16, hidden=16, stacks=1, blocks_per_stack=2, kernel=3,
-                                         compress_exponent=0.3)
-    p["model"]["config"] = "tiny"
-    p["model"]["gate"]["hidden"] = 8
-    p["train"].update(epochs=epochs, batch_size=4, crop_s=1.0, num_threads=1, device="cpu")
-    p["levels"] = {"static": 1.0, "keep50": 0.5}
-    p["gated_levels"] = ["keep50"]
-    p["train"].update(init_gated_from=None, epochs_gated=None)
+    p = _tiny(root, dataset_dir, epochs)
     p["enhance"] = {"splits": ["valid", "test"]}
     return p
 
