@@ -71,3 +71,16 @@ def gather(per_mixture: dict[str, np.ndarray], tf: TaskFrames) -> np.ndarray:
         sel = tf.mixture_id == mid
         out.append(np.asarray(per_mixture[mid])[tf.frame[sel]])
     return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def seen_noise_rows(meta: pd.DataFrame, train_class_ids) -> tuple[pd.DataFrame, list[int]]:
+    """Rows of ``meta`` whose noise class occurs in training, and the sorted unseen class ids dropped.
+
+    Noise classification is only defined on classes a classifier was trained on. Generated data shares
+    classes across splits (sources are split, not classes); VoiceBank+DEMAND does not: its five test noise
+    types never occur in its training set, so there the noise tasks have no test frames and are reported
+    as not applicable instead of as a misleading 0 % accuracy."""
+    seen = {int(c) for c in train_class_ids}
+    keep = meta["noise_class_id"].astype(int).isin(seen).to_numpy()
+    dropped = sorted({int(c) for c in meta.loc[~keep, "noise_class_id"]})
+    return meta.loc[keep].reset_index(drop=True), dropped

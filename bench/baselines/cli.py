@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -98,6 +99,14 @@ class Runner:
         self.rows: list[dict] = []
         self.meta = load_metadata(dataset_dir, "test")
         self.tf = {t: T.task_frames(self.meta, t) for t in T.TASKS}  # the probes' frame sets
+        # noise tasks: test mixtures of classes never seen in train are excluded, as in the probes
+        self.noise_meta, dropped = T.seen_noise_rows(
+            self.meta, load_metadata(dataset_dir, "train")["noise_class_id"].unique())
+        self.noise_note = (f"; {len(self.meta) - len(self.noise_meta)} test mixtures of noise classes {dropped} "
+                           "unseen in train excluded" if dropped else "")
+        if dropped:
+            print(f"[baselines] noise tasks{self.noise_note}", file=sys.stderr)
+        self.tf["noise"] = T.task_frames(self.noise_meta, "noise")
         self.n_classes = train.n_noise_classes(dataset_dir)
 
     # -------------------------------------------------------------- bookkeeping
@@ -170,13 +179,16 @@ class Runner:
         tf = self.tf["noise"]
         frame_pred = T.gather(probs, tf).argmax(1) if len(tf.y) else np.zeros(0, np.int64)
         self._save_pred("noise", model, tf, frame_pred)
+        common = common | dict(notes=common["notes"] + self.noise_note)
         if len(tf.y):
             self._add("noise", model, E.classification_metrics(tf.y, frame_pred, tf.mixture_id, self.n_classes,
                                                                self.n_boot, self.seed), tf.mixture_id,
                       len(tf.y), **common)
         # segment level: average the class probabilities over the mixture's noise-active frames
         # (all frames when it has none), argmax.
-        seg_ids, seg_y = T.segment_labels(self.meta)
+        seg_ids, seg_y = T.segment_labels(self.noise_meta)
+        if not len(seg_ids):
+            return
         seg_pred = []
         for mid in seg_ids:
             fr = tf.frame[tf.mixture_id == mid]

@@ -26,7 +26,7 @@ from bench.params import add_params_arg, load_params
 from bench.probes import controls, cost, features, plots
 from bench.probes.linear import SELECT_METRIC, TASK_KIND, confusion, fit_probe, metrics
 from bench.probes.selection import choose_c_star, rank_channels, resolve_grid
-from bench.tasks import segment_labels, task_frames
+from bench.tasks import seen_noise_rows, segment_labels, task_frames
 from datagen.dataset import load_classes, load_metadata
 from datagen.frames import FrameGrid
 
@@ -77,12 +77,23 @@ class Runner:
     def __init__(self, metas: dict, pc: dict):
         self.metas, self.pc = metas, pc
         self.tfs = {t: {s: task_frames(metas[s], t) for s in SPLITS} for t in TASKS if t != "noise_seg"}
+        # noise tasks: only classes seen in training can be classified (VBD's test noises are all unseen)
+        train_ids = metas["train"]["noise_class_id"].unique()
+        self.noise_metas, self.notes = {"train": metas["train"]}, []
+        for s in ("valid", "test"):
+            self.noise_metas[s], dropped = seen_noise_rows(metas[s], train_ids)
+            if dropped:
+                self.notes.append(f"noise tasks, {s}: {len(metas[s]) - len(self.noise_metas[s])} of "
+                                  f"{len(metas[s])} mixtures excluded, their noise class ids {dropped} never "
+                                  "occur in train")
+        for s in SPLITS:
+            self.tfs["noise"][s] = task_frames(self.noise_metas[s], "noise")
 
     def data(self, task: str, src: dict, seed: int, columns=None, max_train=None) -> dict:
         """{split: (X (N, D) float32, y (N,))} for task on feature source src {split: per-mixture}."""
         if task == "noise_seg":
-            return {s: (features.pooled_matrix(src[s], self.metas[s], columns), segment_labels(self.metas[s])[1])
-                    for s in SPLITS}
+            return {s: (features.pooled_matrix(src[s], self.noise_metas[s], columns),
+                        segment_labels(self.noise_metas[s])[1]) for s in SPLITS}
         tf = self.tfs[task]
         sel = {"train": features.subsample(tf["train"], max_train or self.pc["max_train_frames"], seed),
                "valid": features.subsample(tf["valid"], self.pc["max_valid_frames"], seed + 7919),
@@ -322,7 +333,7 @@ def _run(args, p: dict, pc: dict) -> int:
     classes = load_classes(dataset_dir)
     runner = Runner(metas, pc)
     runner.n_classes = len(classes)
-    notes = []
+    notes = list(runner.notes)
 
     static_acts = None
     if static and "static_act_binarised" in pc["controls"]:
@@ -344,13 +355,17 @@ def _run(args, p: dict, pc: dict) -> int:
             macs = cost.se_macs_per_frame(enhanced_dir / lv / "summary.json", grid.frames_per_s)
         except (FileNotFoundError, KeyError) as e:
             notes.append(f"{lv}: probe cost fraction not computed: {e}")
+        rates = controls.firing_rates(masks["train"])
+        if np.all((rates == 0) | (rates == 1)):
+            notes.append(f"{lv}: every mask channel is constant on train (gates never switch; realised keep "
+                         f"{rates.mean():.3f}): its probes can only reach the majority/mean baseline")
         r, c, cs, ex = probe_level(lv, masks, block_channels, runner, pc, seeds, macs, static_acts)
         rows += r; curves += c; c_star_all[lv] = cs
         ex["block_channels"] = block_channels
         extras[lv] = ex
         if not args.no_plots:
-            _level_plots(lv, masks["test"], block_channels, metas["test"], runner, ex, classes, pc,
-                         reports_dir / "probes")
+            notes += _level_plots(lv, masks["test"], block_channels, metas["test"], runner, ex, classes, pc,
+                                  reports_dir / "probes")
         del masks
     if "logmel" in pc["controls"]:
         lm = {s: features.logmel(dataset_dir, metas[s], grid.sample_rate_hz, grid.n_fft, grid.hop_length,
@@ -383,7 +398,8 @@ def _run(args, p: dict, pc: dict) -> int:
 
 
 def _level_plots(level, test_masks, block_channels, meta_test, runner, ex, classes, pc, out_dir: Path):
-    """t-SNE, firing-rate heat maps and confusion matrices of one level."""
+    """t-SNE, firing-rate heat maps and confusion matrices of one level; returns notes on plots skipped."""
+    notes = []
     tf = runner.tfs["vad"]["test"]
     sub = features.subsample(tf, int(pc["tsne_frames"]), 0)
     x = features.frame_matrix(test_masks, sub)
@@ -391,7 +407,10 @@ def _level_plots(level, test_masks, block_channels, meta_test, runner, ex, class
     f0 = np.array([lab.at[m, "f0_hz"][t] if lab.at[m, "voiced"][t] else np.nan for m, t in zip(sub.mixture_id, sub.frame)])
     noise = np.array([lab.at[m, "noise_class_id"] if lab.at[m, "noise_active"][t] else np.nan
                       for m, t in zip(sub.mixture_id, sub.frame)], np.float64)
-    if len(x) >= 10:
+    n_distinct = len(np.unique(np.asarray(x), axis=0)) if len(x) else 0
+    if len(x) < 10 or n_distinct < 3:   # t-SNE of (nearly) identical vectors is undefined (sklearn divides by 0)
+        notes.append(f"{level}: t-SNE skipped ({len(x)} test frames, {n_distinct} distinct mask vectors)")
+    else:
         plots.plot_tsne(x, {"vad": sub.y, "noise class": noise, "F0 (Hz)": f0}, out_dir / f"tsne_{level}.png",
                         title=f"t-SNE of test mask vectors, level {level}")
     xa = features.frame_matrix(test_masks, tf)
@@ -411,3 +430,4 @@ def _level_plots(level, test_masks, block_channels, meta_test, runner, ex, class
     for task, cm in ex["confusion"].items():
         plots.plot_confusion(np.asarray(cm), classes, out_dir / f"confusion_{task}_{level}.png",
                              f"{task} (linear, all channels), level {level}")
+    return notes

@@ -55,10 +55,14 @@ def random_masks(like: dict[str, np.ndarray], rates: np.ndarray, seed: int) -> d
 
 
 def density_thresholds(acts_train: dict[str, np.ndarray], density: float) -> np.ndarray:
-    """Per-channel threshold on |a| so that a fraction ``density`` of train frames exceed it, (C,)."""
-    if not 0.0 < density < 1.0:
-        raise ValueError(f"density must be in (0, 1), got {density}")
+    """Per-channel threshold on |a| so that a fraction ``density`` of train frames exceed it, (C,).
+
+    ``density`` 1 (a gated model whose gates never closed) gives -inf (every frame fires), 0 gives +inf."""
+    if not 0.0 <= density <= 1.0:
+        raise ValueError(f"density must be in [0, 1], got {density}")
     a = np.abs(np.concatenate([np.asarray(v, np.float32) for v in acts_train.values()]))
+    if density in (0.0, 1.0):
+        return np.full(a.shape[1], np.inf if density == 0.0 else -np.inf, np.float32)
     return np.quantile(a, 1.0 - density, axis=0)
 
 

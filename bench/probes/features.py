@@ -108,7 +108,9 @@ def pooled_matrix(per_mixture: PerMixture, meta: pd.DataFrame, columns: np.ndarr
         x = np.asarray(per_mixture[row.mixture_id], np.float32)
         act = np.asarray(row.noise_active, bool)
         out.append(x[act].mean(0) if act.any() else x.mean(0))
-    x = np.stack(out) if out else np.zeros((0, 0), np.float32)
+    if not out:
+        return np.zeros((0, 0 if columns is None else len(columns)), np.float32)
+    x = np.stack(out)
     return x[:, columns] if columns is not None else x
 
 

@@ -38,8 +38,10 @@ def test_binarised_activations_match_density(synth_root, metas):
     thr = controls.density_thresholds(acts, 0.3)
     b = controls.binarise(acts, thr)
     np.testing.assert_allclose(controls.firing_rates(b), 0.3, atol=0.01)
+    assert all(v.all() for v in controls.binarise(acts, controls.density_thresholds(acts, 1.0)).values())
+    assert not any(v.any() for v in controls.binarise(acts, controls.density_thresholds(acts, 0.0)).values())
     with pytest.raises(ValueError):
-        controls.density_thresholds(acts, 1.0)
+        controls.density_thresholds(acts, 1.5)
 
 
 def test_majority_predictor():
