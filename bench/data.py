@@ -130,10 +130,14 @@ def gather_crops(audio: SplitAudio, items: torch.Tensor, starts: torch.Tensor,
 
 
 def crop_batches(audio: SplitAudio, crop_samples: int, batch_size: int, seed: int, epoch: int,
-                 rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                 rank: int = 0, world_size: int = 1, align_samples: int = 1, with_index: bool = False
+                 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """One epoch of random-crop batches ``(noisy, clean)``, each (b, crop_samples) on the audio's device.
 
-    Crop start ~ uniform over ``[0, max(0, len - crop)]`` (shorter utterances start at 0, zero padded).
+    Crop start ~ uniform over ``[0, max(0, len - crop)]`` (shorter utterances start at 0, zero padded),
+    rounded down to a multiple of ``align_samples`` (the hop, when frame labels must line up with the
+    model's frames; 1 = no rounding). ``with_index=True`` also yields the batch's item indices and crop
+    starts in samples: ``(noisy, clean, items (b,), starts (b,))``.
     """
     if crop_samples <= 0 or batch_size <= 0:
         raise ValueError(f"crop_samples and batch_size must be > 0, got {crop_samples}, {batch_size}")
@@ -142,8 +146,12 @@ def crop_batches(audio: SplitAudio, crop_samples: int, batch_size: int, seed: in
     lengths = audio.lengths.cpu()[order]
     span = (lengths - crop_samples + 1).clamp(min=1)
     starts = (torch.rand(len(order), generator=g, dtype=torch.float64) * span).long().clamp_(max=span - 1)
+    if align_samples > 1:
+        starts = starts // align_samples * align_samples
     for b in range(0, len(order), batch_size):
-        yield gather_crops(audio, order[b:b + batch_size], starts[b:b + batch_size], crop_samples)
+        items, st = order[b:b + batch_size], starts[b:b + batch_size]
+        crops = gather_crops(audio, items, st, crop_samples)
+        yield (*crops, items, st) if with_index else crops
 
 
 def full_utterance_batches(audio: SplitAudio, batch_size: int, rank: int = 0, world_size: int = 1

@@ -34,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from bench import distributed as D
+from bench import joint as J
 from bench.data import SplitAudio, crop_batches, derive_seed, full_utterance_batches, load_split_audio, n_batches
 from bench.params import add_params_arg, load_params, params_hash
 
@@ -274,8 +275,17 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     n_params = sum(p.numel() for p in model.parameters())
     epochs, bs = level_epochs(params, level), int(tp["batch_size"])
     crop = int(round(float(tp["crop_s"]) * sr))
+    hop = int(params["frames"]["hop_length"])
     steps_per_epoch = n_batches(len(train_audio), bs, info.world_size)
-    opt = torch.optim.Adam(model.parameters(), lr=float(tp["lr"]))
+    # joint level: linear probe heads on the gates, trained with the model (bench/joint.py)
+    jcfg, heads, labels = J.JointConfig.from_params(params, level), None, {}
+    if jcfg is not None:
+        labels = {s: J.load_split_labels(dataset_dir, s, a.mixture_ids).to(device)
+                  for s, a in (("train", train_audio), ("valid", valid_audio))}
+        torch.manual_seed(derive_seed(seed, 7))   # head init: its own stream, the model's init is unchanged
+        heads = J.build_heads(jcfg, cfg, dataset_dir, labels["train"].to("cpu")).to(device)
+    trainable = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    opt = torch.optim.Adam(trainable, lr=float(tp["lr"]))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * steps_per_epoch, 1),
                                                        eta_min=float(tp["lr_min"]))
     budget_weight = float(params["model"]["gate"].get("budget_weight", 1.0)) if cfg.gated else 0.0
@@ -286,6 +296,8 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # RNG states must stay on CPU
         if ck.get("format") == CHECKPOINT_FORMAT and ck.get("fingerprint") == fp:
             model.load_state_dict(ck["model"])
+            if heads is not None:
+                heads.load_state_dict(ck["heads"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
             set_rng_state(ck["rng"][info.rank] if isinstance(ck["rng"], list) else ck["rng"])
@@ -318,16 +330,29 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
             break
         ddp_model.train()
         t0 = time.perf_counter()
-        acc = torch.zeros(4, dtype=torch.float64)  # sum spectral, sum budget, sum keep, n steps
-        bar = tqdm(crop_batches(train_audio, crop, bs, int(params["seed"]), epoch, info.rank, info.world_size),
+        acc = torch.zeros(5, dtype=torch.float64)  # sum spectral, sum budget, sum keep, n steps, sum head loss
+        bar = tqdm(crop_batches(train_audio, crop, bs, int(params["seed"]), epoch, info.rank, info.world_size,
+                                align_samples=hop if heads is not None else 1, with_index=True),
                    total=steps_per_epoch, desc=f"{level} epoch {epoch + 1}/{epochs}", disable=not show,
                    leave=False)
-        for noisy, clean in bar:
+        if heads is not None:
+            heads.train()
+        for noisy, clean, items, starts in bar:
             loss, spec, bud, out = step_losses(ddp_model, noisy, clean, keep, tp, budget_weight)
+            if heads is not None:
+                y = J.gather_label_crops(labels["train"], items, starts // hop, out.gates.shape[-1])
+                per_task = J.head_losses(heads, heads(out.gates), y)
+                head_loss = torch.stack(list(per_task.values())).mean()
+                loss = loss + jcfg.weight * head_loss
+                acc[4] += float(head_loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if heads is not None and info.is_distributed:   # heads are not under DDP: average their grads
+                for prm in heads.parameters():
+                    if prm.grad is not None:
+                        prm.grad.copy_(D.all_reduce_sum(prm.grad, info) / info.world_size)
             if clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip))
+                torch.nn.utils.clip_grad_norm_(trainable, float(clip))
             opt.step()
             sched.step()
             acc[0] += float(spec.detach())
@@ -347,6 +372,8 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
         if cfg.gated:
             rec.update(train_budget_loss=float(acc[1] / acc[3]), train_keep=float(acc[2] / acc[3]),
                        valid_keep=val["keep_mean"])
+        if heads is not None:
+            rec.update(train_head_loss=float(acc[4] / acc[3]))
         history.append(rec)
         if info.is_main:
             for k, v in rec.items():
@@ -356,6 +383,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
             atomic_torch_save({
                 "format": CHECKPOINT_FORMAT, "fingerprint": fp, "epoch": epoch + 1, "level": level,
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "heads": heads.state_dict() if heads is not None else None,
                 "rng": rng_state(), "history": history,
                 "wall_s": wall_prev + time.perf_counter() - t_start, "audio_s": audio_s,
                 "train_wall_s": train_wall}, ckpt_path)
@@ -370,9 +398,16 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
             raise RuntimeError(f"[train {level}] rank {info.rank}: parameters differ across ranks after training")
         final = evaluate(ddp_model, valid_audio, keep, tp, bs, info, collect_gates=cfg.gated and info.is_main)
         if info.is_main:
+            joint = None
+            if heads is not None:
+                joint = {"tasks": list(jcfg.tasks), "weight": jcfg.weight, "module": "bench.joint",
+                         "heads_valid": J.evaluate_heads(model, heads, valid_audio, labels["valid"])}
+                atomic_torch_save({"state_dict": {k: v.detach().cpu() for k, v in heads.state_dict().items()},
+                                   "tasks": list(jcfg.tasks), "n_inputs": cfg.n_blocks * cfg.hidden},
+                                  out_dir / "probe_heads.pt")
             summary = _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed,
                                      info, device, n_params, wall_prev + time.perf_counter() - t_start,
-                                     train_wall, audio_s, len(train_audio), train_audio.duration_s)
+                                     train_wall, audio_s, len(train_audio), train_audio.duration_s, joint)
     if live is not None:
         live.end()
     D.barrier(info)
@@ -381,7 +416,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
 
 
 def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed, info, device,
-                   n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s) -> dict:
+                   n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s, joint=None) -> dict:
     from bench import macs as M
 
     dense_pf = M.dense_macs_per_frame(cfg)
@@ -419,6 +454,7 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
         "world_size": info.world_size, "ranks_params_identical": True,  # checked (raises otherwise)
         "batch_size_per_process": int(params["train"]["batch_size"]),
         "history": history,
+        "joint": joint,   # None, or the probe-head settings and the heads' own valid scores (bench.joint)
     }
     atomic_json(summary, out_dir / "train_summary.json")
     return summary

@@ -10,6 +10,8 @@ score on the grid.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.feature_selection import f_classif, f_regression
 
@@ -19,7 +21,9 @@ from bench.probes.linear import TASK_KIND, target
 def rank_channels(task: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Channel order (best first, ties by index) and scores. x: (N, D) train features, y: (N,) natural units."""
     x = np.asarray(x, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # constant channels (never / always on) are expected in masks; they get F = 0 below
+        warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
         if TASK_KIND[task] == "regression":
             f, _ = f_regression(x, target(task, y))
         else:
