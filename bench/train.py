@@ -70,6 +70,10 @@ def check_gated_levels(params: dict) -> None:
     if sorted(params["gated_levels"]) != want:
         raise ValueError(f"params: gated_levels {params['gated_levels']} must list exactly the levels with "
                          f"keep < 1: {want}")
+    joint = ((params.get("train") or {}).get("joint") or {}).get("levels") or []
+    bad = [lv for lv in joint if lv not in want]
+    if bad:
+        raise ValueError(f"params: train.joint.levels {bad} are not gated levels (keep < 1) in `levels`: {want}")
 
 
 def init_model_path(params: dict, level: str) -> Path | None:

@@ -2,7 +2,8 @@
 
 ``sebench report [--params P] [--out DIR]`` builds everything from the current run's stage outputs
 (``paths.enhanced_dir/<level>/summary.json``, ``paths.reports_dir/{scores_summary,scores_paired}.csv``,
-``probes.json``, ``aux_baselines.csv``, ``dataset_card.md``, figures of the probe and baseline stages).
+``probes.json``, ``aux_baselines.csv``, ``dataset_card.md``, figures of the probe and baseline stages) and,
+when ``train.joint`` names levels, ``joint.csv`` comparing each with its plain twin (:mod:`bench.report.joint`).
 ``sebench report merge RUN_DIR_OR_CSV ... --out DIR [--allow-mismatch]`` merges leaderboards of several runs.
 """
 from __future__ import annotations
@@ -14,8 +15,11 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from bench.params import add_params_arg, load_params
 from bench.report import html as H
+from bench.report import joint as J
 from bench.report import leaderboard as L
 from bench.report import plots as P
 from bench.report import provenance as V
@@ -53,8 +57,11 @@ def build_report(params: dict, out_dir: Path | None = None, html: bool = True, r
         log(f"[report] note: {m}")
     prov = V.collect(params)
     lb = L.build(inp, prov, reference=reference)
-    extra = [s for s in [L.baselines_section(reports_dir / "aux_baselines.csv")] if s]
+    joint_df, joint_md = joint_comparison(params, inp, reports_dir)
+    extra = [s for s in [joint_md, L.baselines_section(reports_dir / "aux_baselines.csv")] if s]
     written = write_leaderboard(lb, out, V.to_markdown(prov), extra)
+    written["joint"] = out / "joint.csv"   # header only when train.joint names no level with a twin
+    _atomic_text(written["joint"], joint_df.to_csv(index=False))
     written["provenance"] = out / "provenance.json"
     _atomic_text(written["provenance"], json.dumps(prov, indent=2) + "\n")
     written.update(P.write_dvc_plot_csvs(lb, inp.summaries, out))
@@ -62,12 +69,28 @@ def build_report(params: dict, out_dir: Path | None = None, html: bool = True, r
         written["html"] = out / "index.html"
         _atomic_text(written["html"], render_page(params, lb, inp, prov, reports_dir,
                                                   example_level or rc.get("example_level"),
-                                                  example_mixture or rc.get("example_mixture")))
+                                                  example_mixture or rc.get("example_mixture"), joint_md))
     return written
 
 
+def joint_comparison(params: dict, inp: L.Inputs, reports_dir: Path):
+    """(table, Markdown section or None) of joint-trained levels vs their plain twins (bench.report.joint)."""
+    paths = params.get("paths") or {}
+    if not J.twins(params):
+        return pd.DataFrame(columns=J.COLUMNS), None
+    per_utt_path = Path(paths.get("scores_dir", "data/scores")) / "per_utterance.parquet"
+    probes_path = reports_dir / "probes.csv"
+    per_utt = pd.read_parquet(per_utt_path) if per_utt_path.is_file() else None
+    probes = pd.read_csv(probes_path) if probes_path.is_file() else None
+    rc = params.get("report") or {}
+    df = J.comparison(params, inp.summaries, per_utt, probes, Path(paths.get("models_dir", "data/models")),
+                      int(rc.get("bootstrap_n", 1000)), int(rc.get("bootstrap_seed", 0)))
+    jc = (params.get("train") or {}).get("joint") or {}
+    return df, J.section_md(df, jc.get("weight"), jc.get("tasks"))
+
+
 def render_page(params, lb, inp: L.Inputs, prov: dict, reports_dir: Path, example_level=None,
-                example_mixture=None) -> str:
+                example_mixture=None, joint_md: str | None = None) -> str:
     """The HTML of index.html (all figures embedded)."""
     ex_png, ex_cap = P.example_masks_png(params, inp.summaries, example_level, example_mixture)
     figs = [
@@ -90,6 +113,8 @@ def render_page(params, lb, inp: L.Inputs, prov: dict, reports_dir: Path, exampl
     if more:
         sections.append(("More probe figures", "<details><summary>" + f"{len(more)} figures (bench.probes)"
                          + "</summary>" + "".join(H.embed_existing_png(p, p.name) for p in more) + "</details>"))
+    if joint_md:
+        sections.append(("Joint training with probe heads", H.md_to_html(joint_md.split("\n", 2)[2])))
     bl = reports_dir / "aux_baselines.csv"
     if bl.is_file():
         sec = L.baselines_section(bl)

@@ -104,7 +104,7 @@ def test_heads_learn_planted_mapping():
         loss = torch.stack(list(J.head_losses(heads, heads(gates), y).values())).mean()
         first = first if first is not None else float(loss.detach())
         opt.zero_grad(); loss.backward(); opt.step()
-    assert float(loss) < 0.05 * first
+    assert float(loss.detach()) < 0.05 * first
     pred = heads(gates)
     assert ((pred["vad"][:, 0] > 0).float() == vad).float().mean() > 0.99
     assert (pred["noise"].argmax(1) == cls[:, None]).float().mean() > 0.99

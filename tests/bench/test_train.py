@@ -171,6 +171,10 @@ def test_gated_level_warm_starts_from_static(tmp_path):
     for k, v in static.state_dict().items():
         assert torch.equal(gated.state_dict()[k], v), k
     bad = copy.deepcopy(p)
+    joint = copy.deepcopy(p)
+    joint["train"]["joint"] = {"levels": ["keep50x"]}
+    with pytest.raises(ValueError, match="keep50x"):
+        check_gated_levels(joint)
     bad["gated_levels"] = []
     with pytest.raises(ValueError, match="gated_levels"):
         check_gated_levels(bad)

@@ -21,4 +21,5 @@ def tiny_params(root: Path, dataset_dir: Path, epochs: int = 2, batch_size: int 
                       init_gated_from=None, epochs_gated=None)
     p["levels"] = {"static": 1.0, "keep50": 0.5}
     p["gated_levels"] = ["keep50"]
+    p["train"]["joint"] = dict(p["train"].get("joint") or {}, levels=[])   # no joint level (see test_joint)
     return p
