@@ -1,6 +1,7 @@
 import yaml
 
 from bench.profile import PROFILES_DIR, deep_merge, resolve
+from bench.train import check_gated_levels
 
 
 def test_deep_merge_and_replace_marker():
@@ -19,3 +20,4 @@ def test_every_profile_resolves_against_default_params():
             assert key in merged, (p.name, key)
         assert merged["model"]["config"] in merged["model"]["configs"], p.name
         assert 1.0 in merged["levels"].values(), f"{p.name}: needs a static (1.0) level"
+        check_gated_levels(merged)   # gated_levels and train.joint.levels consistent with levels
