@@ -80,9 +80,12 @@ def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, prob
                 add(label, float(mean.get(p, np.nan)), float(mean.get(j, np.nan)), float(r.mean_diff),
                     float(r.ci95_low), float(r.ci95_high),
                     source=f"paired over {int(r.n_paired)} test utterances, bootstrap {n_boot} (seed {seed})")
-        for key, label in (("realised_keep", "realised keep (test)"), ("mac_saving", "MAC saving (test)")):
-            if j in summaries and p in summaries:
-                add(label, float(summaries[p][key]), float(summaries[j][key]), source="enhance summary.json")
+        if j in summaries and p in summaries:
+            keep = lambda s: float(s["realised_keep"]["mean"] if isinstance(s["realised_keep"], dict)  # noqa: E731
+                                   else s["realised_keep"])
+            add("realised keep (test)", keep(summaries[p]), keep(summaries[j]), source="enhance summary.json")
+            add("MAC saving (test)", float(summaries[p]["mac_saving"]), float(summaries[j]["mac_saving"]),
+                source="enhance summary.json (analytic, gates included)")
         if probes is not None and len(probes):
             for label, task, metric, probe in PROBE_ROWS:
                 (pv, ps), (jv, js) = (_probe_value(probes, p, task, metric, probe),
@@ -96,7 +99,7 @@ def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, prob
             hv = (json.loads(ts.read_text()).get("joint") or {}).get("heads_valid") or {}
             for k in ("vad_acc", "noise_acc", "f0_r2", "snr_r2"):
                 if k in hv:
-                    add(f"heads' own {k.replace('_', ' ')} (valid; F0 in cents)", None, float(hv[k]),
+                    add(f"heads' own {k.replace('_', ' ')} (valid{', cents' if k == 'f0_r2' else ''})", None, float(hv[k]),
                         source=f"{ts} (bench.joint heads trained with the model)")
     return pd.DataFrame(rows, columns=COLUMNS)
 
