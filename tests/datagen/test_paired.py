@@ -195,6 +195,7 @@ def test_vbd_tiny_train_enhance_score(vbd_dataset, tmp_path):
     p["train"].update(epochs=1, batch_size=4, crop_s=0.5, num_threads=1, device="cpu")
     p["levels"] = {"static": 1.0, "keep50": 0.5}
     p["gated_levels"] = ["keep50"]
+    p["train"]["joint"]["levels"] = []
     p["enhance"] = {"splits": ["test"]}
     for level in p["levels"]:
         train_level(p, level, progress=False)
