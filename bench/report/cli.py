@@ -84,7 +84,7 @@ def joint_comparison(params: dict, inp: L.Inputs, reports_dir: Path):
     probes = pd.read_csv(probes_path) if probes_path.is_file() else None
     rc = params.get("report") or {}
     df = J.comparison(params, inp.summaries, per_utt, probes, Path(paths.get("models_dir", "data/models")),
-                      int(rc.get("bootstrap_n", 1000)), int(rc.get("bootstrap_seed", 0)))
+                      int(rc.get("bootstrap_n", 1000)), int(rc.get("bootstrap_seed", 0)), L.metric_spec(inp.scores))
     jc = (params.get("train") or {}).get("joint") or {}
     return df, J.section_md(df, jc.get("weight"), jc.get("tasks"))
 

@@ -55,8 +55,10 @@ def _probe_value(probes: pd.DataFrame, level: str, task: str, metric: str, probe
 
 
 def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, probes: pd.DataFrame | None,
-               models_dir: Path, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The comparison table (COLUMNS) of every (joint, plain) pair; empty when no joint level has a twin."""
+               models_dir: Path, n_boot: int = 1000, seed: int = 0, spec: dict | None = None) -> pd.DataFrame:
+    """The comparison table (COLUMNS) of every (joint, plain) pair; empty when no joint level has a twin.
+
+    ``spec``: {metric: "implementation | version | mode"} (``leaderboard.metric_spec``), named in ``source``."""
     from bench.score.bootstrap import paired_vs
 
     rows = []
@@ -79,7 +81,8 @@ def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, prob
                 r = r.iloc[0]
                 add(label, float(mean.get(p, np.nan)), float(mean.get(j, np.nan)), float(r.mean_diff),
                     float(r.ci95_low), float(r.ci95_high),
-                    source=f"paired over {int(r.n_paired)} test utterances, bootstrap {n_boot} (seed {seed})")
+                    source=(f"{(spec or {}).get(metric, metric)}; paired over {int(r.n_paired)} test utterances, "
+                            f"bootstrap {n_boot} (seed {seed})"))
         if j in summaries and p in summaries:
             keep = lambda s: float(s["realised_keep"]["mean"] if isinstance(s["realised_keep"], dict)  # noqa: E731
                                    else s["realised_keep"])
@@ -115,8 +118,8 @@ def section_md(df: pd.DataFrame, weight=None, tasks=None) -> str | None:
     lines = ["## Joint training with probe heads (bench.joint)", "",
              f"Each joint level was trained with linear heads on its gates (tasks {tasks}, head-loss weight "
              f"{weight}); its plain twin has the same target keep and warm start. diff = joint - plain; "
-             "[CI] = paired 95 % bootstrap over test utterances; ± = larger probe-seed std. Every row: "
-             "`joint.csv`.", "",
+             "[CI] = paired 95 % bootstrap over test utterances; ± = larger probe-seed std. Metric "
+             "implementations as in the table above (named per row in `joint.csv`).", "",
              "| joint | plain | quantity | plain | joint | diff |", "|---|---|---|---|---|---|"]
     for r in df.itertuples(index=False):
         diff = _f(r.diff, 4 if "PESQ" in r.quantity or "STOI" in r.quantity else 3)

@@ -45,12 +45,14 @@ def test_comparison_values(tmp_path):
         {"joint": {"heads_valid": {"vad_acc": 0.95, "vad_n_frames": 10}}}))
     summaries = {"keep50": {"realised_keep": {"mean": 0.5, "p5": 0.4}, "mac_saving": 0.27},   # enhance format
                  "keep50_joint": {"realised_keep": {"mean": 0.52, "p5": 0.4}, "mac_saving": 0.25}}
-    df = J.comparison(PARAMS, summaries, _per_utt(), _probes(), tmp_path, n_boot=200, seed=0)
+    df = J.comparison(PARAMS, summaries, _per_utt(), _probes(), tmp_path, n_boot=200, seed=0,
+                      spec={"pesq_wb": "pesq | 0.0.4 | wb"})
     assert list(df.columns) == J.COLUMNS and set(df["joint"]) == {"keep50_joint"}
     q = df.set_index("quantity")
     pesq = q.loc["PESQ-wb"]
     assert pesq["diff"] == pytest.approx(-0.05) and pesq["ci95_low"] == pytest.approx(-0.05)
     assert pesq["joint_value"] - pesq["plain_value"] == pytest.approx(-0.05)
+    assert pesq["source"].startswith("pesq | 0.0.4 | wb; paired over 12 test utterances")
     assert q.loc["realised keep (test)", "diff"] == pytest.approx(0.02)
     vad = q.loc["VAD acc (linear, C*)"]
     assert vad["diff"] == pytest.approx(0.10) and vad["spread"] == pytest.approx(0.02)
