@@ -93,10 +93,12 @@ def render_page(params, lb, inp: L.Inputs, prov: dict, reports_dir: Path, exampl
                 example_mixture=None, joint_md: str | None = None) -> str:
     """The HTML of index.html (all figures embedded)."""
     ex_png, ex_cap = P.example_masks_png(params, inp.summaries, example_level, example_mixture)
+    joint = [j for j, _ in J.twins(params)]
     figs = [
-        H.figure(P.fig_pareto(lb), "PESQ-wb (mean, 95 % bootstrap CI) vs dynamic MACs per second of audio; "
+        H.figure(P.fig_pareto(lb, joint), "PESQ-wb (mean, 95 % bootstrap CI) vs dynamic MACs per second of audio; "
                  "static model and each pruning level; dashed: noisy input.", "no scored model with MACs"),
-        H.figure(P.fig_probes_vs_level(lb), "Mask-probe test scores vs realized keep ratio; dashed red: P2's "
+        H.figure(P.fig_probes_vs_level(lb, joint), "Mask-probe test scores vs realized keep ratio (orange squares: "
+                 "levels trained with probe heads); dashed red: P2's "
                  "figures (VAD 93 %, noise 84 %, F0 R² 0.86).", "no probe results (probes.json)"),
         H.embed_existing_png(reports_dir / "probes" / "curves.png",
                              "Probe score vs number of selected mask channels (bench.probes)."),

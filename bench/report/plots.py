@@ -39,22 +39,30 @@ def _numeric(df: pd.DataFrame, cols) -> pd.DataFrame:
     return ok
 
 
-def fig_pareto(lb: pd.DataFrame) -> bytes | None:
-    """PESQ-wb (95 % CI bars) vs dynamic MMAC/s per model; the noisy input as a dashed reference line."""
+def fig_pareto(lb: pd.DataFrame, joint_levels=()) -> bytes | None:
+    """PESQ-wb (95 % CI bars) vs dynamic MMAC/s per model; the noisy input as a dashed reference line.
+    The trade-off line joins the plain levels only; ``joint_levels`` (trained with probe heads) are
+    orange points off the line."""
     d = _numeric(lb[lb["model"] != NOISY], ["macs_dynamic_m_per_s", "pesq_wb", "pesq_wb_ci95_low",
                                              "pesq_wb_ci95_high"])
     if d.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     yerr = np.vstack([d["pesq_wb"] - d["pesq_wb_ci95_low"], d["pesq_wb_ci95_high"] - d["pesq_wb"]])
-    ax.errorbar(d["macs_dynamic_m_per_s"], d["pesq_wb"], yerr=yerr, fmt="o", capsize=4, color="tab:blue")
+    jm = d["model"].isin(list(joint_levels))
+    ax.errorbar(d.loc[~jm, "macs_dynamic_m_per_s"], d.loc[~jm, "pesq_wb"], yerr=yerr[:, ~jm.to_numpy()], fmt="o",
+                capsize=4, color="tab:blue")
     for r in d.itertuples(index=False):
         ax.annotate(str(r.model), (r.macs_dynamic_m_per_s, r.pesq_wb), textcoords="offset points", xytext=(6, 4))
-    dd = d.sort_values("macs_dynamic_m_per_s")
+    if jm.any():
+        ax.errorbar(d.loc[jm, "macs_dynamic_m_per_s"], d.loc[jm, "pesq_wb"], yerr=yerr[:, jm.to_numpy()], fmt="s",
+                    capsize=4, color="tab:orange", label="trained with probe heads (train.joint)")
+    dd = d[~jm].sort_values("macs_dynamic_m_per_s")
     ax.plot(dd["macs_dynamic_m_per_s"], dd["pesq_wb"], "-", color="tab:blue", alpha=0.3)
     noisy = _numeric(lb[lb["model"] == NOISY], ["pesq_wb"])
     if not noisy.empty:
         ax.axhline(float(noisy["pesq_wb"].iloc[0]), ls="--", color="gray", label="noisy input")
+    if jm.any() or not noisy.empty:
         ax.legend(loc="lower right")
     ax.set_xlabel("dynamic MACs per second of audio (M, bench.macs, gate cost incl.)")
     ax.set_ylabel("PESQ-wb (MOS-LQO), mean ± 95 % CI")
@@ -63,8 +71,9 @@ def fig_pareto(lb: pd.DataFrame) -> bytes | None:
     return _png(fig)
 
 
-def fig_probes_vs_level(lb: pd.DataFrame) -> bytes | None:
-    """Probe scores (VAD, noise, F0, SNR) vs realised keep, with P2's figures as dashed reference lines."""
+def fig_probes_vs_level(lb: pd.DataFrame, joint_levels=()) -> bytes | None:
+    """Probe scores (VAD, noise, F0, SNR) vs realised keep, with P2's figures as dashed reference lines;
+    the line joins plain levels, ``joint_levels`` are orange squares."""
     d = lb[[_num(v) is not None for v in lb["realized_keep"]]]
     tasks = [c for c in PROBE_COLUMNS if c != "probe_cost_frac" and any(_num(v) is not None for v in d[c])]
     if d.empty or not tasks:
@@ -72,7 +81,10 @@ def fig_probes_vs_level(lb: pd.DataFrame) -> bytes | None:
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 3.2), squeeze=False)
     for ax, t in zip(axes[0], tasks):
         s = _numeric(d, ["realized_keep", t]).sort_values("realized_keep")
-        ax.plot(s["realized_keep"], s[t], "o-")
+        js = s["model"].isin(list(joint_levels))
+        ax.plot(s.loc[~js, "realized_keep"], s.loc[~js, t], "o-")
+        if js.any():
+            ax.plot(s.loc[js, "realized_keep"], s.loc[js, t], "s", color="tab:orange")
         for r in s.itertuples(index=False):
             ax.annotate(str(r.model), (r.realized_keep, getattr(r, t)), textcoords="offset points", xytext=(4, 4),
                         fontsize=8)
