@@ -39,7 +39,7 @@ DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
                 reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,
                 mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000,
                          n_seeds=1),
-                tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1,
+                tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1, control_seeds=None,
                 controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised"])
 
 
@@ -187,16 +187,17 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
                 pr, _, m = _fit_score(task, d_all, pc, seed, probe="mlp")
                 rows += _rows(level, task, "mlp", "masks", n_all, seed, n_test, m, pr.reg)
             y_tr = d_all["train"][1]
+            fit_controls = si < int(pc.get("control_seeds") or len(seeds))   # fitted controls: first n seeds
             if "majority" in pc["controls"]:
                 rows += _rows(level, task, "linear", "majority", 0, seed, n_test,
                               metrics(task, d_all["test"][1], controls.majority_predict(task, y_tr, n_test)))
-            if "shuffled_labels" in pc["controls"]:
+            if "shuffled_labels" in pc["controls"] and fit_controls:
                 pr, _, m = _fit_score(task, d_all, pc, seed, y_train=controls.shuffled(y_tr, seed))
                 rows += _rows(level, task, "linear", "shuffled_labels", n_all, seed, n_test, m, pr.reg)
-            if rnd is not None:
+            if rnd is not None and fit_controls:
                 pr, _, m = _fit_score(task, runner.data(task, rnd, seed, cols), pc, seed)
                 rows += _rows(level, task, "linear", "random_masks", n_all, seed, n_test, m, pr.reg)
-            if static_bin is not None:
+            if static_bin is not None and fit_controls:
                 d = runner.data(task, static_bin, seed)
                 pr, _, m = _fit_score(task, d, pc, seed)
                 rows += _rows(level, task, "linear", "static_act_binarised", d["train"][0].shape[1], seed, n_test,
@@ -209,7 +210,7 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
 def probe_logmel(runner: Runner, logmel: dict, pc: dict, seeds: list[int], log=_log) -> list[dict]:
     """The linear probe on the input log-mel spectrogram (level-independent; level = "input")."""
     rows = []
-    for seed in seeds:
+    for seed in seeds[: int(pc.get("control_seeds") or len(seeds))]:
         for task in TASKS:
             d = runner.data(task, logmel, seed)
             if len(d["test"][1]) == 0:

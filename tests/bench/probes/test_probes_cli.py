@@ -23,9 +23,13 @@ def _params(root, **probe):
 
 
 def test_probe_stage_end_to_end(synth_root):
-    assert cli(["--params", str(_params(synth_root))]) == 0
+    assert cli(["--params", str(_params(synth_root, control_seeds=1))]) == 0
     rep = synth_root / "reports"
     s = pd.read_csv(rep / "probes.csv")
+    # probes on both seeds; fitted controls on the first seed only (probe.control_seeds), majority on all
+    seeds_of = s.groupby("features")["n_seeds"].max().to_dict()
+    assert seeds_of["masks"] == 2 and seeds_of["majority"] == 2
+    assert all(seeds_of[f] == 1 for f in ("random_masks", "shuffled_labels", "logmel", "static_act_binarised"))
     assert {"level", "task", "probe", "features", "metric", "mean", "std", "n_test_frames", "n_features",
             "c_star"} <= set(s.columns)
     assert set(s["features"]) == {"masks", "random_masks", "shuffled_labels", "majority", "logmel",
