@@ -39,7 +39,7 @@ DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
                 reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,
                 mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000,
                          n_seeds=1),
-                tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1, control_seeds=None,
+                tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1, control_seeds=None, workers=1,
                 controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised"])
 
 
@@ -347,27 +347,23 @@ def _run(args, p: dict, pc: dict) -> int:
         notes.append("static_act_binarised control skipped: no static level (keep 1.0) in params")
 
     rows, curves, c_star_all, extras = [], [], {}, {}
-    for lv in gated:
-        masks, block_channels = {}, None
-        for s in SPLITS:
-            masks[s], block_channels = features.load_level_masks(enhanced_dir, lv, s, metas[s])
-        macs = None
-        try:
-            macs = cost.se_macs_per_frame(enhanced_dir / lv / "summary.json", grid.frames_per_s)
-        except (FileNotFoundError, KeyError) as e:
-            notes.append(f"{lv}: probe cost fraction not computed: {e}")
-        rates = controls.firing_rates(masks["train"])
-        if np.all((rates == 0) | (rates == 1)):
-            notes.append(f"{lv}: every mask channel is constant on train (gates never switch; realised keep "
-                         f"{rates.mean():.3f}): its probes can only reach the majority/mean baseline")
-        r, c, cs, ex = probe_level(lv, masks, block_channels, runner, pc, seeds, macs, static_acts)
+    global _LEVEL_CTX
+    _LEVEL_CTX = dict(enhanced_dir=enhanced_dir, metas=metas, grid=grid, runner=runner, pc=pc, seeds=seeds,
+                      static_acts=static_acts, classes=classes, plots=not args.no_plots,
+                      plots_dir=reports_dir / "probes")
+    workers = max(1, min(int(pc.get("workers") or 1), len(gated)))
+    if workers > 1:   # levels are independent; each worker probes whole levels (fork: shares the loaded data)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+            results = list(ex.map(_probe_one_level, gated))
+    else:
+        results = [_probe_one_level(lv) for lv in gated]
+    for lv, (r, c, cs, ex, lv_notes) in zip(gated, results):   # merged in params order: same bytes either way
         rows += r; curves += c; c_star_all[lv] = cs
-        ex["block_channels"] = block_channels
         extras[lv] = ex
-        if not args.no_plots:
-            notes += _level_plots(lv, masks["test"], block_channels, metas["test"], runner, ex, classes, pc,
-                                  reports_dir / "probes")
-        del masks
+        notes += lv_notes
     if "logmel" in pc["controls"]:
         lm = {s: features.logmel(dataset_dir, metas[s], grid.sample_rate_hz, grid.n_fft, grid.hop_length,
                                  int(pc["logmel_n_mels"])) for s in SPLITS}
@@ -396,6 +392,33 @@ def _run(args, p: dict, pc: dict) -> int:
         print(f"[probe] note: {n}", file=sys.stderr)
     print(json.dumps(head, indent=2))
     return 0
+
+
+_LEVEL_CTX: dict = {}
+
+
+def _probe_one_level(lv: str):
+    """Probe one gated level (loads its masks; plots when enabled). Returns (rows, curves, c_star, extras, notes).
+    Reads the stage context from ``_LEVEL_CTX`` (set by ``_run``; inherited by forked workers)."""
+    c = _LEVEL_CTX
+    notes, masks, block_channels = [], {}, None
+    for s in SPLITS:
+        masks[s], block_channels = features.load_level_masks(c["enhanced_dir"], lv, s, c["metas"][s])
+    macs = None
+    try:
+        macs = cost.se_macs_per_frame(c["enhanced_dir"] / lv / "summary.json", c["grid"].frames_per_s)
+    except (FileNotFoundError, KeyError) as e:
+        notes.append(f"{lv}: probe cost fraction not computed: {e}")
+    rates = controls.firing_rates(masks["train"])
+    if np.all((rates == 0) | (rates == 1)):
+        notes.append(f"{lv}: every mask channel is constant on train (gates never switch; realised keep "
+                     f"{rates.mean():.3f}): its probes can only reach the majority/mean baseline")
+    r, cv, cs, ex = probe_level(lv, masks, block_channels, c["runner"], c["pc"], c["seeds"], macs, c["static_acts"])
+    ex["block_channels"] = block_channels
+    if c["plots"]:
+        notes += _level_plots(lv, masks["test"], block_channels, c["metas"]["test"], c["runner"], ex, c["classes"],
+                              c["pc"], c["plots_dir"])
+    return r, cv, cs, ex, notes
 
 
 def _level_plots(level, test_masks, block_channels, meta_test, runner, ex, classes, pc, out_dir: Path):

@@ -73,3 +73,21 @@ def test_probe_stage_end_to_end(synth_root):
     sel = lambda r: r[(r.level == "keep50") & (r.features == "masks") & (r.probe == "linear")].reset_index(drop=True)
     assert len(sel(runs1)) > 0
     pd.testing.assert_frame_equal(sel(runs1), sel(runs2))
+
+
+def test_parallel_levels_give_identical_results(synth_root, tmp_path):
+    """probe.workers: levels probed in forked workers give the same bytes as the serial run."""
+    import shutil
+
+    outs = []
+    for w in (1, 2):
+        root = tmp_path / f"w{w}"
+        root.mkdir()
+        for d in ("dataset", "enhanced"):
+            (root / d).symlink_to(synth_root / d)
+        assert cli(["--params", str(_params(root, workers=w, seeds=[0], controls=["majority", "shuffled_labels"],
+                                            mlp=dict(enabled=False))), "--no-plots"]) == 0
+        outs.append({f: (root / "reports" / f).read_bytes() for f in ("probes.csv", "probes.json")}
+                    | {"runs": (root / "probes" / "runs.csv").read_bytes()})
+        shutil.rmtree(root / "probes")
+    assert outs[0] == outs[1]
