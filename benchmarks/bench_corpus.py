@@ -28,8 +28,6 @@ from datagen.corpus import build_corpus
 from datagen.sources import SourceContext, run_source
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--params", default="params.yaml")

@@ -29,8 +29,6 @@ from datagen.plan import make_plan
 from datagen.render import render
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--params", default="params.yaml")
