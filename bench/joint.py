@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bench.probes.linear import metrics
 from datagen.dataset import load_classes, load_metadata
 
 JOINT_TASKS = ("vad", "noise", "f0", "snr")
@@ -174,11 +175,11 @@ def build_heads(cfg: JointConfig, model_cfg, dataset_dir: str | Path, train_labe
 
 @torch.no_grad()
 def evaluate_heads(model, heads: ProbeHeads, audio, lab: SplitLabels) -> dict:
-    """The heads' own test-style scores on full utterances of a split: VAD accuracy, noise accuracy
-    (noise-active frames), F0 R^2 in cents (voiced), SNR R^2 in dB (VAD frames)."""
+    """The heads' own scores on full utterances of a split, on each task's frames, with the probes' metrics
+    (``bench.probes.linear.metrics``, natural units, F0 in Hz): ``{task: {metric: value, "n_frames": N}}``."""
     was = model.training, heads.training
     model.eval(); heads.eval()
-    acc = {t: [] for t in heads.tasks}
+    pairs = {t: ([], []) for t in heads.tasks}       # task -> (true values, predictions), per utterance
     for i in range(len(audio)):
         noisy, _ = audio.utterance(i)
         out = model(noisy[None])
@@ -186,33 +187,28 @@ def evaluate_heads(model, heads: ProbeHeads, audio, lab: SplitLabels) -> dict:
         if out.gates.shape[-1] != n:
             raise ValueError(f"utterance {audio.mixture_ids[i]}: model gives {out.gates.shape[-1]} frames, "
                              f"labels {n}")
-        pred = heads(out.gates)
-        y = gather_label_crops(lab, torch.tensor([i]), torch.tensor([0]), n)
-        acc_frames = {"vad": y["valid"], "noise": y["noise_active"], "f0": y["voiced"], "snr": y["vad"] > 0.5}
+        pred = {t: p[0] for t, p in heads(out.gates).items()}
+        y = {k: v[0] for k, v in gather_label_crops(lab, torch.tensor([i]), torch.tensor([0]), n).items()}
+        frames = {"vad": y["valid"], "noise": y["noise_active"], "f0": y["voiced"], "snr": y["vad"] > 0.5}
         for t in heads.tasks:
-            m = acc_frames[t][0]
-            p = pred[t][0]
+            m = frames[t]
             if t == "vad":
-                acc[t].append(((p[0] > 0).float()[m], y["vad"][0][m]))
+                yt, yp = y["vad"][m], (pred[t][0] > 0).float()[m]
             elif t == "noise":
-                acc[t].append((p.argmax(0)[m].float(), y["noise_class"][0][m].float()))
+                yt, yp = y["noise_class"][m], pred[t].argmax(0)[m]
             else:
                 mean, std = heads.f0_stats if t == "f0" else heads.snr_stats
-                acc[t].append((p[0][m] * std + mean, (y["f0_cents"] if t == "f0" else y["snr_db"])[0][m]))
+                yt, yp = (y["f0_cents"] if t == "f0" else y["snr_db"])[m], pred[t][0][m] * std + mean
+            pairs[t][0].append(yt.double().cpu().numpy())
+            pairs[t][1].append(yp.double().cpu().numpy())
     res = {}
-    for t, pairs in acc.items():
-        if not pairs:
+    for t, (ys, ps) in pairs.items():
+        yt, yp = np.concatenate(ys), np.concatenate(ps)
+        if len(yt) == 0:
             continue
-        p = torch.cat([a for a, _ in pairs]).double()
-        y = torch.cat([b for _, b in pairs]).double()
-        if len(y) == 0:
-            continue
-        if t in ("vad", "noise"):
-            res[f"{t}_acc"] = float((p == y).double().mean())
-        else:
-            ss = float(((y - y.mean()) ** 2).sum())
-            res[f"{t}_r2"] = 1.0 - float(((p - y) ** 2).sum()) / ss if ss > 0 else float("nan")
-        res[f"{t}_n_frames"] = int(len(y))
+        if t == "f0":   # the heads work in cents (re F0_REF_HZ); the probes' metrics take Hz
+            yt, yp = F0_REF_HZ * 2.0 ** (yt / 1200.0), F0_REF_HZ * 2.0 ** (yp / 1200.0)
+        res[t] = {k: float(v) for k, v in metrics(t, yt, yp).items()} | {"n_frames": int(len(yt))}
     if was[0]:
         model.train()
     if was[1]:

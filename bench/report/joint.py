@@ -100,9 +100,9 @@ def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, prob
         ts = models_dir / j / "train_summary.json"
         if ts.is_file():
             hv = (json.loads(ts.read_text()).get("joint") or {}).get("heads_valid") or {}
-            for k in ("vad_acc", "noise_acc", "f0_r2", "snr_r2"):
-                if k in hv:
-                    add(f"heads' own {k.replace('_', ' ')} (valid{', cents' if k == 'f0_r2' else ''})", None, float(hv[k]),
+            for task, metric in (("vad", "acc"), ("noise", "acc"), ("f0", "r2_hz"), ("f0", "r2_cents"), ("snr", "r2")):
+                if metric in hv.get(task, {}):
+                    add(f"heads' own {task} {metric} (valid)", None, float(hv[task][metric]),
                         source=f"{ts} (bench.joint heads trained with the model)")
     return pd.DataFrame(rows, columns=COLUMNS)
 

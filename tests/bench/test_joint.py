@@ -122,8 +122,9 @@ def test_joint_level_trains_saves_heads_and_resumes_exactly(dataset, tmp_path):
     assert all(torch.equal(ha["state_dict"][k], hb["state_dict"][k]) for k in ha["state_dict"])
     assert "train_head_loss" in sa["history"][0] and sa["joint"]["weight"] == 0.5
     hv = sa["joint"]["heads_valid"]
-    assert set(hv) >= {"vad_acc", "noise_acc", "f0_r2", "snr_r2"} and 0.0 <= hv["vad_acc"] <= 1.0
-    assert hv["vad_n_frames"] == sum(len(v) for v in load_metadata(dataset, "valid")["vad"])
+    assert set(hv) == {"vad", "noise", "f0", "snr"} and 0.0 <= hv["vad"]["acc"] <= 1.0
+    assert {"bal_acc", "f1"} <= set(hv["vad"]) and {"r2_hz", "r2_cents", "gross_err_50c"} <= set(hv["f0"])
+    assert hv["vad"]["n_frames"] == sum(len(v) for v in load_metadata(dataset, "valid")["vad"])
     # the saved SE model is a plain gated model: enhance loads it strictly, heads live apart
     out = Path(a["paths"]["models_dir"]) / "keep50_joint"
     ck = torch.load(out / "model.pt", weights_only=False)

@@ -42,7 +42,7 @@ def _probes():
 def test_comparison_values(tmp_path):
     (tmp_path / "keep50_joint").mkdir()
     (tmp_path / "keep50_joint" / "train_summary.json").write_text(json.dumps(
-        {"joint": {"heads_valid": {"vad_acc": 0.95, "vad_n_frames": 10}}}))
+        {"joint": {"heads_valid": {"vad": {"acc": 0.95, "n_frames": 10}}}}))
     summaries = {"keep50": {"realised_keep": {"mean": 0.5, "p5": 0.4}, "mac_saving": 0.27},   # enhance format
                  "keep50_joint": {"realised_keep": {"mean": 0.52, "p5": 0.4}, "mac_saving": 0.25}}
     df = J.comparison(PARAMS, summaries, _per_utt(), _probes(), tmp_path, n_boot=200, seed=0,
