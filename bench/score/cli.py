@@ -76,6 +76,29 @@ def environment() -> dict:
                 packages=vers)
 
 
+def bootstrap_seed(p: dict) -> int:
+    """Seed of every bootstrap of the score and report stages: ``report.bootstrap_seed`` (else ``seed``)."""
+    rep = p.get("report") or {}
+    return int(rep["bootstrap_seed"]) if rep.get("bootstrap_seed") is not None else int(p.get("seed", 0))
+
+
+def cluster_design(dataset_dir, split: str, utts: pd.DataFrame, columns) -> B.ClusterDesign:
+    """Cluster design of the scored utterances from the split's metadata (``score.bootstrap_clusters``:
+    metadata columns naming source clips; ``None`` = those of speech_ids, noise_id the metadata has;
+    ``[]`` = utterance bootstrap). A column named explicitly but absent is an error."""
+    from datagen.dataset import load_metadata
+
+    meta = load_metadata(dataset_dir, split)
+    cols = ([c for c in B.CLUSTER_COLUMNS if c in meta.columns] if columns is None
+            else [str(c) for c in columns])
+    missing = [c for c in cols if c not in meta.columns]
+    if missing:
+        raise ValueError(f"score.bootstrap_clusters: columns {missing} not in {dataset_dir}/metadata/{split}.parquet "
+                         f"(has {sorted(meta.columns)[:30]})")
+    meta = meta[meta["mixture_id"].astype(str).isin(set(utts["mixture_id"].astype(str)))]
+    return B.design_from_metadata(meta, cols, f"{dataset_dir}/metadata/{split}.parquet")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sebench score", description=__doc__.split("\n")[0])
     add_params_arg(ap)
@@ -105,7 +128,7 @@ def run(args, p: dict) -> dict:
     metrics = expand_metrics(args.metrics.split(",") if args.metrics else sp.get("metrics", ["pesq_wb", "stoi"]))
     workers = int(args.workers or sp.get("workers", 1))
     n_boot = int(args.bootstrap_n or sp.get("bootstrap_n", 2000))
-    seed = int(p.get("seed", 0))
+    seed = bootstrap_seed(p)
     snr_edges = tuple(sp.get("snr_bins_db", B.SNR_EDGES_DB))
     paths = p.get("paths", {}) or {}
 
@@ -139,11 +162,13 @@ def run(args, p: dict) -> dict:
         files = match_system_files(d, utts)
         tasks += [mk(name, r.mixture_id, r.clean_path, files[str(r.mixture_id)]) for r in utts.itertuples(index=False)]
 
+    design = None if args.paired_dir else cluster_design(paths.get("dataset_dir", "data/dataset"), args.split, utts,
+                                                         sp.get("bootstrap_clusters"))
     df = attach_noisy(score_tasks(tasks, workers, progress=not args.quiet), NOISY)
     df["file"] = [_portable(f) for f in df["file"]]
-    summary = B.summarize(df, n_boot, seed, METRIC_INFO)
-    paired = B.paired_vs(df, args.reference, n_boot, seed)
-    brk = B.breakdown(df, utts, n_boot, seed, snr_edges)  # empty for a paired folder (no metadata)
+    summary = B.summarize(df, n_boot, seed, METRIC_INFO, design)
+    paired = B.paired_vs(df, args.reference, n_boot, seed, design)
+    brk = B.breakdown(df, utts, n_boot, seed, snr_edges, design)  # empty for a paired folder (no metadata)
 
     if args.out:
         out_tab = out_rep = Path(args.out)
@@ -174,7 +199,10 @@ def run(args, p: dict) -> dict:
     js["config"] = dict(mode="paired_dir" if args.paired_dir else "dataset",
                         source=str(args.paired_dir or paths.get("dataset_dir")), split=args.split,
                         systems={NOISY: "input mixture", **{k: str(v) for k, v in sorted(systems.items())}},
-                        n_utterances=int(len(utts)), metrics=metrics, dnsmos_max_utts=cap, bootstrap_n=n_boot, ci="95 % percentile bootstrap",
+                        n_utterances=int(len(utts)), metrics=metrics, dnsmos_max_utts=cap, bootstrap_n=n_boot,
+                        ci="95 % percentile bootstrap: " + (design.describe() if design is not None else
+                                                             f"utterance bootstrap over {len(utts)} utterances"),
+                        bootstrap_clusters=design.n_clusters if design is not None else {},
                         seed=seed, workers=workers, reference=args.reference, scoring_sample_rate_hz=sr,
                         resample_method=RESAMPLE_METHOD if not args.no_resample else "disabled",
                         length_tolerance_samples=hop - 1, snr_bins_db=list(snr_edges),

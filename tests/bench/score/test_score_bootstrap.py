@@ -89,3 +89,73 @@ def test_tables_count_failures_and_pair_on_common_utterances():
     # order independence: shuffled input rows give the same numbers
     df2 = df.sample(frac=1.0, random_state=3)
     pd.testing.assert_frame_equal(B.summarize(df2, 300, 0), B.summarize(df, 300, 0))
+
+
+# ------------------------------------------------------------------ cluster (pigeonhole) bootstrap
+def _crossed(rng, n_speech=8, n_noise=6, n_mix=96, sd_speech=0.5, sd_noise=0.5, sd_e=0.2):
+    """Mixtures that reuse clips: value = clip effects (speech + noise) + residual; population mean 0."""
+    a, b = rng.normal(0, sd_speech, n_speech), rng.normal(0, sd_noise, n_noise)
+    si, ni = rng.integers(0, n_speech, n_mix), rng.integers(0, n_noise, n_mix)
+    meta = pd.DataFrame({"mixture_id": [f"test-{i:06d}" for i in range(n_mix)],
+                         "speech_ids": [[f"s{k}"] for k in si], "noise_id": [f"n{k}" for k in ni]})
+    return meta, a[si] + b[ni] + rng.normal(0, sd_e, n_mix)
+
+
+def test_cluster_ci_covers_when_clips_are_shared_and_iid_does_not():
+    rng = np.random.default_rng(11)
+    hit_c = hit_i = 0
+    for rep in range(120):
+        meta, v = _crossed(rng)
+        d = B.design_from_metadata(meta)
+        assert d.n_clusters == {"speech_ids": len({s[0] for s in meta.speech_ids}), "noise_id": meta.noise_id.nunique()}
+        m, lo, hi = B._mean_ci(d, meta.mixture_id, v, 400, rep, "k")
+        assert lo <= m <= hi
+        hit_c += lo <= 0.0 <= hi
+        _, lo_i, hi_i = B.bootstrap_ci(v, 400, rep, "k")
+        hit_i += lo_i <= 0.0 <= hi_i
+    # utterance resampling ignores the shared clips: far below nominal; the pigeonhole bootstrap is near or above
+    assert hit_i / 120 < 0.6 and hit_c / 120 >= 0.85, (hit_i, hit_c)
+
+
+def test_design_weights_multi_membership_and_determinism():
+    meta = pd.DataFrame({"mixture_id": ["m2", "m0", "m1"], "speech_ids": [["a", "b"], ["a"], ["c"]],
+                         "noise_id": ["x", "x", "y"]})
+    d = B.design_from_metadata(meta)
+    assert list(d.mixture_ids) == ["m0", "m1", "m2"]
+    np.testing.assert_allclose(d.factors["speech_ids"].sum(1), 1.0)
+    np.testing.assert_allclose(d.factors["speech_ids"][2], [0.5, 0.5, 0.0])   # m2 = mean of a and b
+    w = d.weights(20000, 3)
+    assert w.shape == (20000, 3) and np.allclose(w.mean(0), 1.0, atol=0.05)   # E[weight] = 1
+    np.testing.assert_array_equal(w, B.design_from_metadata(meta.iloc[::-1]).weights(20000, 3))
+    assert not np.array_equal(w, d.weights(20000, 4))
+    with pytest.raises(ValueError, match="not in the cluster design"):
+        d.positions(["m9"])
+    with pytest.raises(ValueError, match="no value in cluster column 'noise_id'"):
+        B.design_from_metadata(meta.assign(noise_id=["x", None, "y"]), source="meta.parquet")
+    assert B.design_from_metadata(meta[["mixture_id"]]).factors == {}   # no cluster column: iid design
+
+
+def test_cluster_tables_paired_and_ratio_share_weights():
+    rng = np.random.default_rng(2)
+    meta, v = _crossed(rng, n_mix=40)
+    d = B.design_from_metadata(meta)
+    rows = []
+    for s, off in (("noisy", 0.0), ("static", 1.0), ("keep50", 0.9)):
+        rows += [dict(system=s, mixture_id=m, metric="pesq_wb", value=x + off, status="ok")
+                 for m, x in zip(meta.mixture_id, v)]
+    df = pd.DataFrame(rows)
+    p = B.paired_vs(df, "static", 300, 0, d).set_index("system")
+    # a constant shift: every replicate sees the same -0.1 (paired, same weights)
+    assert p.loc["keep50", "ci95_low"] == pytest.approx(-0.1) and p.loc["keep50", "ci95_high"] == pytest.approx(-0.1)
+    s1 = B.summarize(df, 300, 0, design=d)
+    s2 = B.summarize(df.sample(frac=1.0, random_state=1), 300, 0, design=d)
+    pd.testing.assert_frame_equal(s1, s2)
+    iid = B.summarize(df, 300, 0).set_index("system")
+    cl = s1.set_index("system")
+    assert (cl["ci95_high"] - cl["ci95_low"]).min() > (iid["ci95_high"] - iid["ci95_low"]).max()
+    w = d.weights(500, 0)
+    mat = B.value_matrix(df, ["noisy", "static", "keep50"], "pesq_wb", d)
+    g = B.ratio_estimate(mat[2] - mat[0], mat[1] - mat[0], w)
+    assert g.value == pytest.approx(0.9) and g.low == pytest.approx(0.9) and g.n == 40
+    e = B.mean_estimate(mat[1] - mat[0], w)
+    assert e.excludes_zero() and not B.mean_estimate(mat[1] - mat[1], w).excludes_zero()
