@@ -1,0 +1,690 @@
+"""The typed configuration of the whole pipeline: one schema, one loader, one error format.
+
+``params.yaml`` holds every default (DVC tracks its values); this module holds the *schema*: one pydantic
+model per section (``extra="forbid"``, frozen, strict types: ``2e-3`` without a dot is a YAML string and is
+refused, ``true`` is not an int), the ranges each value may take, and the checks across sections
+(``gated_levels`` vs ``levels``, ``hop_length`` vs ``n_fft``, ...). A profile (``profiles/<name>.yaml``) is
+an *overlay* deep-merged onto ``params.yaml`` (:func:`deep_merge`; a key ending in ``!`` replaces the base
+mapping whole). Keys that ``params.yaml`` does not carry are optional here, with a default stated once in
+the field (``None`` = "the stage's documented behaviour").
+
+Entry points
+  * :func:`load_config` -> :class:`Params` (frozen, typed; ``cfg.train.lr``): full validation.
+  * :func:`load_params` -> ``dict`` (what the stages' ``p["train"]["lr"]`` code reads): the YAML mapping
+    exactly as written, after checking every value present (unknown keys, types, ranges); used by every
+    stage's ``cli`` and by tests that hand a stage a partial params file.
+  * :func:`check_params_file`: full validation (missing keys, cross-section checks) of a params file; run
+    by ``sebench <stage>`` before any work (``bench/cli.py``).
+Every failure is a :class:`~datagen.errors.ParamsError` whose message is one line: the file, the key's
+dotted path, the offending value and what is allowed (``unknown key plan.snr_dbb (did you mean
+plan.snr_db?)``).
+
+Extending: a new key = a field on its section's class below (type + ``Field`` constraint, a comment with
+its unit) *and* its default in ``params.yaml``; a new section = a class + a field on :class:`Params`;
+a check across sections = a few lines in :meth:`Params._cross_checks`. ``STAGE_KEYS`` lists what each
+``sebench`` stage reads (for DVC ``params:`` scoping).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import hashlib
+import json
+import re
+import typing
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from datagen.errors import ParamsError
+
+SPLITS = ("train", "valid", "test")
+PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
+
+
+def _fail(msg: str, key: str = "") -> PydanticCustomError:
+    """A validation error with a verbatim message; ``key`` (dotted) is appended to the error's location."""
+    return PydanticCustomError("params", "{msg}", {"msg": msg, "key": key})
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys refused, values frozen, no silent type coercion."""
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+PosInt = typing.Annotated[int, Field(ge=1)]
+NonNegInt = typing.Annotated[int, Field(ge=0)]
+PosFloat = typing.Annotated[float, Field(gt=0)]
+NonNegFloat = typing.Annotated[float, Field(ge=0)]
+Fraction = typing.Annotated[float, Field(ge=0, le=1)]
+Name = typing.Annotated[str, Field(min_length=1)]
+
+
+class FloatRange(Section):
+    """A closed interval ``[low, high]`` (uniform sampling in the plan)."""
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.low > self.high:
+            raise _fail(f"low {self.low} > high {self.high}: need low <= high")
+        return self
+
+
+class IntRange(Section):
+    low: NonNegInt
+    high: NonNegInt
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.low > self.high:
+            raise _fail(f"low {self.low} > high {self.high}: need low <= high")
+        return self
+
+
+# ----------------------------------------------------------------------------------------------- sections
+class Frames(Section):
+    """The one frame grid (datagen/frames.py): frame t centred on sample t * hop_length."""
+    sample_rate_hz: PosInt
+    hop_length: PosInt
+    n_fft: PosInt
+
+    @model_validator(mode="after")
+    def _model_stft(self):
+        # bench/models/fsenet.py: Hann window of n_fft, torch.stft/istft(center=True). torch.istft needs the
+        # window overlap-add to be nonzero (NOLA), i.e. hop < n_fft; the model, its MAC counts, the gate
+        # pooling (pool_frames) and the shipped F0 cache are built for the reference grid of the papers,
+        # Hann n_fft with 50 % overlap (n_fft 512, hop 256 at 16 kHz). Enforce exactly that grid shape.
+        if self.n_fft % 2:
+            raise _fail(f"{self.n_fft} is not allowed: must be even (F = n_fft/2 + 1 bins)", "n_fft")
+        if self.hop_length != self.n_fft // 2:
+            raise _fail(f"{self.hop_length} is not allowed: must equal frames.n_fft / 2 = {self.n_fft // 2} "
+                        "(the model's Hann-window STFT at 50 % overlap, bench/models/fsenet.py)", "hop_length")
+        return self
+
+
+class Paths(Section):
+    corpus_dir: Name
+    plan_dir: Name
+    dataset_dir: Name
+    models_dir: Name
+    enhanced_dir: Name
+    scores_dir: Name
+    probes_dir: Name
+    baselines_dir: Name
+    reports_dir: Name
+
+
+class Source(BaseModel):
+    """One corpus source: ``type`` picks the reader in datagen/sources; its other keys are checked by that
+    reader at the corpus stage (each type has its own; see the docstrings of datagen/sources/*.py)."""
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    type: Name
+
+
+class SpeechSplit(Section):
+    """Speaker-disjoint speech split: explicit speaker lists, plus ``n_speakers`` drawn per split."""
+    train: list[str] = Field(default_factory=list)
+    valid: list[str] = Field(default_factory=list)
+    test: list[str] = Field(default_factory=list)
+    n_speakers: Optional[dict[Literal["train", "valid", "test"], NonNegInt]] = None
+
+
+class SplitFractions(Section):
+    train: Fraction
+    valid: Fraction
+    test: Fraction
+
+    @model_validator(mode="after")
+    def _sum(self):
+        s = self.train + self.valid + self.test
+        if abs(s - 1.0) > 1e-6:
+            raise _fail(f"fractions sum to {s:g}: must sum to 1")
+        return self
+
+
+class SplitCounts(Section):
+    train: NonNegInt
+    valid: NonNegInt
+    test: NonNegInt
+
+
+class Procedural(Section):
+    clips_per_class: SplitCounts
+    clip_duration_s: PosFloat
+    babble_pool_max: NonNegInt
+    generators: Optional[list[Name]] = None       # None: every generator of datagen/procedural.py
+
+
+class Corpus(Section):
+    sources: list[Source] = Field(min_length=1)
+    min_duration_s: NonNegFloat
+    silence_peak_dbfs: typing.Annotated[float, Field(le=0)]
+    speech_split: SpeechSplit
+    noise_split_fractions: SplitFractions
+    procedural: Procedural
+    noise_min_groups: Optional[dict[Literal["train", "valid", "test"], NonNegInt]] = None
+
+
+class NMixtures(Section):
+    """Mixtures per split; null (paired corpora): one per pair."""
+    train: Optional[PosInt]
+    valid: Optional[PosInt]
+    test: Optional[PosInt]
+
+
+class RoomDims(Section):
+    low: list[PosFloat] = Field(min_length=3, max_length=3)
+    high: list[PosFloat] = Field(min_length=3, max_length=3)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if any(a > b for a, b in zip(self.low, self.high)):
+            raise _fail(f"low {self.low} > high {self.high} on some axis: need low <= high per axis")
+        return self
+
+
+class Reverb(Section):
+    prob: Fraction
+    rt60_s: FloatRange
+    room_dim_m: RoomDims
+    early_ms: NonNegFloat
+
+
+class Plan(Section):
+    n_mixtures: NMixtures
+    duration_s: PosFloat
+    snr_db: FloatRange
+    target_level_dbfs: FloatRange
+    utterances_per_mixture: IntRange
+    gap_s: FloatRange
+    reverb: Reverb
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if self.utterances_per_mixture.low < 1:
+            raise _fail(f"{self.utterances_per_mixture.low} is not allowed: must be >= 1",
+                        "utterances_per_mixture.low")
+        if self.gap_s.low < 0:
+            raise _fail(f"{self.gap_s.low} is not allowed: must be >= 0", "gap_s.low")
+        if self.target_level_dbfs.high > 0:
+            raise _fail(f"{self.target_level_dbfs.high} is not allowed: must be <= 0 dBFS", "target_level_dbfs.high")
+        if self.reverb.rt60_s.low <= 0:
+            raise _fail(f"{self.reverb.rt60_s.low} is not allowed: must be > 0", "reverb.rt60_s.low")
+        return self
+
+
+class Render(Section):
+    workers: PosInt
+
+
+class Paired(Section):
+    """Alignment checks of pre-mixed noisy/clean pairs (datagen/paired.py)."""
+    max_length_diff_s: NonNegFloat
+    min_corr: typing.Annotated[float, Field(ge=-1, le=1)]
+    search_lag_s: NonNegFloat
+    max_lag_samples: NonNegInt
+    max_residual_db: float
+
+
+class Vad(Section):
+    method: Name                     # energy (datagen/vad.py); the labels stage refuses unknown methods
+    threshold_db_below_max: PosFloat
+    abs_floor_dbfs: typing.Annotated[float, Field(le=0)]
+    hangover_frames: NonNegInt
+
+
+class F0(Section):
+    model: Literal["tiny", "full"]   # torchcrepe model
+    fmin_hz: PosFloat
+    fmax_hz: PosFloat
+    periodicity_threshold: Fraction
+    decoder: Literal["viterbi", "argmax", "weighted_argmax"]
+
+    @model_validator(mode="after")
+    def _band(self):
+        if self.fmin_hz >= self.fmax_hz:
+            raise _fail(f"fmin_hz {self.fmin_hz} >= fmax_hz {self.fmax_hz}: need fmin_hz < fmax_hz")
+        return self
+
+
+class Labels(Section):
+    vad: Vad
+    f0: F0
+    noise_active_threshold_db: PosFloat
+    frame_snr_floor_db: float
+    frame_snr_ceil_db: float
+
+    @model_validator(mode="after")
+    def _snr_clip(self):
+        if self.frame_snr_floor_db >= self.frame_snr_ceil_db:
+            raise _fail(f"{self.frame_snr_floor_db} is not allowed: must be < labels.frame_snr_ceil_db "
+                        f"({self.frame_snr_ceil_db})", "frame_snr_floor_db")
+        return self
+
+
+class Arch(Section):
+    """Conv-FSENet size (bench/models/fsenet.py FSENetConfig)."""
+    bottleneck: PosInt
+    hidden: PosInt
+    stacks: PosInt
+    blocks_per_stack: PosInt
+    kernel: PosInt
+    compress_exponent: PosFloat
+
+
+class Gate(Section):
+    pool_frames: PosInt
+    hidden: PosInt
+    n_layers: PosInt
+    surrogate: Literal["sigmoid", "ste"]
+    surrogate_slope: PosFloat
+    budget_weight: NonNegFloat
+
+
+class Model(Section):
+    config: Name
+    configs: dict[str, Arch] = Field(min_length=1)
+    causal: bool
+    gate: Gate
+
+    @model_validator(mode="after")
+    def _config_exists(self):
+        if self.config not in self.configs:
+            raise _fail(f"{self.config!r} is not allowed: must name one of model.configs "
+                        f"{sorted(self.configs)}{_did_you_mean(self.config, self.configs, quote=True)}", "config")
+        return self
+
+
+class Joint(Section):
+    levels: list[Name]
+    weight: NonNegFloat
+    tasks: list[Name] = Field(min_length=1)
+
+
+DEVICE_RE = r"^(auto|cpu|cuda(:\d+)?)$"
+
+
+class Train(Section):
+    epochs: PosInt
+    epochs_gated: Optional[PosInt]
+    init_gated_from: Optional[Name]
+    joint: Joint
+    batch_size: PosInt
+    crop_s: PosFloat
+    lr: PosFloat
+    lr_min: NonNegFloat
+    loss_mag_weight: Fraction
+    device: Name                                  # auto | cpu | cuda[:k]
+    num_threads: PosInt
+    grad_clip_norm: Optional[PosFloat] = None     # None: no gradient clipping
+
+    @model_validator(mode="after")
+    def _lr(self):
+        if not re.fullmatch(DEVICE_RE, self.device):
+            raise _fail(f"{self.device!r} is not allowed: must be auto, cpu, cuda or cuda:<index>", "device")
+        if self.lr_min > self.lr:
+            raise _fail(f"{self.lr_min} is not allowed: must be <= train.lr ({self.lr})", "lr_min")
+        return self
+
+
+class Enhance(Section):
+    splits: list[Literal["train", "valid", "test"]] = Field(min_length=1)
+    pesq_check: bool
+
+
+class Score(Section):
+    workers: PosInt
+    bootstrap_n: PosInt
+    metrics: list[Name] = Field(min_length=1)
+    dnsmos_max_utts: Optional[NonNegInt]
+    snr_bins_db: list[float] = Field(min_length=1)
+    bootstrap_clusters: Optional[list[Name]] = None   # None: bench/score/bootstrap.py CLUSTER_COLUMNS
+
+    @model_validator(mode="after")
+    def _bins(self):
+        if any(b >= a for b, a in zip(self.snr_bins_db, self.snr_bins_db[1:])):
+            raise _fail(f"{self.snr_bins_db} is not allowed: must increase strictly", "snr_bins_db")
+        return self
+
+
+CStar = Union[PosInt, Literal["all"]]
+PROBE_CONTROLS = ("majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised")
+
+
+class Mlp(Section):
+    enabled: bool
+    hidden: PosInt
+    alpha_grid: list[NonNegFloat] = Field(min_length=1)
+    max_iter: PosInt
+    max_train_frames: PosInt
+    n_seeds: NonNegInt
+
+
+class Probe(Section):
+    seeds: list[NonNegInt] = Field(min_length=1)
+    max_train_frames: PosInt
+    c_star_grid: list[CStar] = Field(min_length=1)
+    c_star_tol: NonNegFloat
+    curve_seeds: NonNegInt
+    max_valid_frames: PosInt
+    reg_grid_logistic: list[PosFloat] = Field(min_length=1)
+    reg_grid_ridge: list[PosFloat] = Field(min_length=1)
+    max_iter: PosInt
+    mlp: Mlp
+    tsne_frames: NonNegInt
+    logmel_n_mels: PosInt
+    blocks: Optional[list[NonNegInt]]
+    num_threads: PosInt
+    workers: PosInt
+    controls: list[Literal[PROBE_CONTROLS]]   # type: ignore[valid-type]
+    control_seeds: Optional[NonNegInt]
+
+
+class Baselines(Section):
+    epochs: PosInt
+    sizes: list[Name] = Field(min_length=1)
+    crepe_full_max_s: Optional[NonNegFloat]      # None: the whole test split
+    crepe_tiny_max_s: Optional[NonNegFloat]
+    pyin_max_s: Optional[NonNegFloat]
+    patience: PosInt
+    lr: PosFloat
+    batch_size: PosInt
+    causal: bool
+    bootstrap_n: PosInt
+    num_threads: PosInt
+    size_configs: Optional[dict[str, dict[str, Any]]] = None   # extra sizes (bench/baselines/models.py SIZES)
+
+
+class Report(Section):
+    bootstrap_seed: NonNegInt
+    reference: Name
+    example_level: Optional[Name]
+    example_mixture: Optional[Name]
+    bootstrap_n: Optional[PosInt] = None          # None: 1000 replicates (bench/report/cli.py)
+
+
+class Params(Section):
+    """The whole ``params.yaml`` (after a profile overlay). Sections in pipeline order."""
+    profile: Name
+    seed: NonNegInt
+    frames: Frames
+    paths: Paths
+    corpus: Corpus
+    plan: Plan
+    render: Render
+    paired: Paired
+    labels: Labels
+    model: Model
+    levels: dict[str, typing.Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
+    gated_levels: list[Name]
+    train: Train
+    enhance: Enhance
+    score: Score
+    probe: Probe
+    baselines: Baselines
+    report: Report
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        lv = self.levels
+        bad = [k for k in lv if not re.fullmatch(r"[A-Za-z0-9_]+", k)]
+        if bad:
+            raise _fail(f"{bad[0]!r} is not allowed: level names use letters, digits and _ (folder and DVC "
+                        "stage names)", "levels")
+        gated = sorted(k for k, v in lv.items() if v < 1.0)
+        for i, g in enumerate(self.gated_levels):
+            if g not in lv:
+                raise _fail(f"{g!r} is not a level in `levels` {sorted(lv)}{_did_you_mean(g, lv, quote=True)}",
+                            f"gated_levels[{i}]")
+            if lv[g] >= 1.0:
+                raise _fail(f"{g!r} has keep {lv[g]}: gated levels must have keep < 1", f"gated_levels[{i}]")
+        if sorted(self.gated_levels) != gated:
+            raise _fail(f"{self.gated_levels} must list exactly the levels with keep < 1: {gated}", "gated_levels")
+        for i, j in enumerate(self.train.joint.levels):
+            if j not in self.gated_levels:
+                raise _fail(f"{j!r} is not a gated level (gated_levels: {self.gated_levels})"
+                            f"{_did_you_mean(j, self.gated_levels, quote=True)}", f"train.joint.levels[{i}]")
+        src = self.train.init_gated_from
+        if src is not None and lv.get(src, 0.0) < 1.0:
+            raise _fail(f"{src!r} is not allowed: must name a static level (keep 1.0) of `levels` or be null",
+                        "train.init_gated_from")
+        ref = self.report.reference
+        if ref not in lv and ref != "noisy":
+            raise _fail(f"{ref!r} is not allowed: must be a level of `levels` or 'noisy'"
+                        f"{_did_you_mean(ref, lv, quote=True)}", "report.reference")
+        ex = self.report.example_level
+        if ex is not None and ex not in self.gated_levels:
+            raise _fail(f"{ex!r} is not allowed: must be a gated level {self.gated_levels} or null",
+                        "report.example_level")
+        paired = any(s.type in ("vbd", "paired") or (s.model_extra or {}).get("paired") for s in self.corpus.sources)
+        for split in SPLITS:
+            if getattr(self.plan.n_mixtures, split) is None and not paired:
+                raise _fail("null (one mixture per pair) is not allowed without a paired corpus source (type vbd "
+                            "or paired, or paired: true): must be an int >= 1", f"plan.n_mixtures.{split}")
+        return self
+
+
+# Which params keys each `sebench` stage reads (dotted prefixes; grep of the code at this commit). This is
+# what DVC's `params:` of each stage should list; `train` for a gated level also reads `levels.<level>`.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "corpus": ("seed", "frames.sample_rate_hz", "paths.corpus_dir", "corpus"),
+    "plan": ("seed", "frames.sample_rate_hz", "frames.hop_length", "paths.corpus_dir", "paths.plan_dir", "plan",
+             "corpus.sources", "paired"),
+    "render": ("frames", "paths.plan_dir", "paths.corpus_dir", "paths.dataset_dir", "render.workers",
+               "labels.vad", "paired"),
+    "labels": ("seed", "frames", "paths.plan_dir", "paths.corpus_dir", "paths.dataset_dir", "paths.reports_dir",
+               "labels"),
+    "train": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "levels", "gated_levels", "train"),
+    "enhance": ("frames", "paths.dataset_dir", "paths.models_dir", "paths.enhanced_dir", "model", "levels",
+                "enhance", "train.device", "train.num_threads"),
+    "score": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.scores_dir", "paths.reports_dir",
+              "levels", "score"),
+    "probe": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.probes_dir", "paths.reports_dir",
+              "levels", "probe"),
+    "baselines": ("seed", "frames", "paths.dataset_dir", "paths.baselines_dir", "paths.reports_dir", "labels.f0",
+                  "baselines", "report.bootstrap_seed"),
+    "report": ("profile", "seed", "paths", "levels", "train.joint", "report"),
+}
+
+
+# ------------------------------------------------------------------------------------------------ errors
+_TAG = re.compile(r"^(int|float|str|bool|none|list|dict|[a-z-]+\[.*\]|function-.*|constrained-.*)$")
+
+
+def _path(loc) -> str:
+    out = ""
+    for c in loc:
+        if isinstance(c, int):
+            out += f"[{c}]"
+        else:
+            out += ("." if out else "") + str(c)
+    return out
+
+
+def _did_you_mean(word: str, candidates, quote: bool = False) -> str:
+    m = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    if not m:
+        return ""
+    return f" (did you mean {m[0]!r}?)" if quote else f" (did you mean {m[0]}?)"
+
+
+def _known_keys(loc) -> list[str]:
+    """Field names of the model at ``loc`` (the mapping holding the offending key), [] if unknown."""
+    tp: Any = Params
+    for c in loc:
+        while True:   # unwrap Optional / Annotated / list / dict down to a model
+            origin = typing.get_origin(tp)
+            if origin is typing.Annotated:
+                tp = typing.get_args(tp)[0]
+            elif origin is Union:
+                tp = next((a for a in typing.get_args(tp) if a is not type(None)), tp)
+                if typing.get_origin(tp) is Union:
+                    return []
+            else:
+                break
+        origin = typing.get_origin(tp)
+        if origin in (list, dict):
+            tp = typing.get_args(tp)[-1]
+            continue
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and c in tp.model_fields:
+            tp = tp.model_fields[c].annotation
+            continue
+        return []
+    while typing.get_origin(tp) in (typing.Annotated, Union, list, dict):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if typing.get_origin(tp) is not dict else args[-1]
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _describe(err: dict) -> tuple[str, str]:
+    """(dotted key path, one-line message) of one pydantic error."""
+    loc = [c for c in err["loc"] if not (isinstance(c, str) and _TAG.match(c))]
+    typ, ctx = err["type"], err.get("ctx") or {}
+    if typ == "params":
+        key = ctx.get("key", "")
+        if key:
+            loc = loc + [key] if loc else [key]
+        path = _path(loc) if not key or loc[:-1] else key
+        return path, f"{path}: {ctx['msg']}"
+    path = _path(loc)
+    if typ == "missing":
+        return path, f"missing key {path}"
+    if typ == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {_path(loc[:-1] + [near[0]])}?)" if near else (
+            f" (allowed here: {', '.join(known)})" if known else "")
+        return path, f"unknown key {path}{hint}"
+    val = err.get("input")
+    msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+    for a, b in (("greater than or equal to", ">="), ("less than or equal to", "<="), ("greater than", ">"),
+                 ("less than", "<")):
+        msg = msg.replace(a, b)
+    if isinstance(val, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", val):
+        msg += f" (YAML reads {val} as a string: write it with a dot, e.g. {float(val):.1e})"
+    return path, f"{path}: {val!r} is not allowed: {msg}"
+
+
+def _one_line(source: str, errors: list[dict]) -> str:
+    """Every error of a validation as one line: the first in full, the paths of the others after it.
+    Unknown keys come first; a missing key that an unknown key's did-you-mean names is not repeated."""
+    errors = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")
+    items: dict[str, str] = {}
+    for e in errors:
+        path, msg = _describe(e)
+        if e["type"] == "missing" and any(f"(did you mean {path}?)" in m for m in items.values()):
+            continue
+        if path in items and msg not in items[path]:   # a union: "must be an int" or "must be 'all'"
+            items[path] += " or " + msg.split(" is not allowed: ", 1)[-1].removeprefix("must be ")
+        else:
+            items.setdefault(path, msg)
+    msgs = list(items.values())
+    more = f" (and {len(msgs) - 1} more: {', '.join(list(items)[1:6])}{', ...' if len(msgs) > 6 else ''})" \
+        if len(msgs) > 1 else ""
+    return f"{source}: {msgs[0]}{more}"
+
+
+# ----------------------------------------------------------------------------------------------- loading
+def deep_merge(base: dict, overlay: dict) -> dict:
+    """``overlay`` merged onto a copy of ``base``: mappings merge key by key, lists and scalars replace,
+    a key written ``name!`` replaces the base mapping ``name`` whole."""
+    out = copy.deepcopy(base)
+    for k, v in overlay.items():
+        if isinstance(k, str) and k.endswith("!"):
+            out[k[:-1]] = copy.deepcopy(v)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read_yaml(path: Path, what: str = "params file") -> dict:
+    if not path.is_file():
+        raise ParamsError(f"{what} not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ParamsError(f"{path}:{where} not valid YAML: {getattr(e, 'problem', e)}") from None
+    if data is None and what == "profile":
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping at top level, got {type(data).__name__}")
+    return data
+
+
+def profile_path(profile: str | Path) -> Path:
+    """``profile`` as a file path, or ``profiles/<profile>.yaml``."""
+    path = Path(profile)
+    if path.is_file():
+        return path
+    path = PROFILES_DIR / f"{profile}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+        raise ParamsError(f"profile {str(profile)!r} not found (no file {path}); available: {names}")
+    return path
+
+
+def merged_params(path: str | Path = "params.yaml", overlay: str | Path | None = None) -> tuple[dict, str]:
+    """(raw mapping of ``path`` with the profile ``overlay`` merged on, a name of its source for errors)."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    if overlay is None:
+        return raw, str(path)
+    opath = profile_path(overlay)
+    ov = _read_yaml(opath, "profile")
+    merged = deep_merge(raw, ov)
+    merged["profile"] = ov.get("profile", opath.stem)
+    return merged, f"{path} + {opath}"
+
+
+def validate(raw: dict, source: str = "params", partial: bool = False) -> Params | None:
+    """Validate a params mapping; raises :class:`ParamsError` (one line). ``partial``: keys may be absent
+    (only the values present are checked; checks across sections are skipped) and None is returned."""
+    try:
+        cfg = Params.model_validate(raw)
+    except ValidationError as e:
+        errs = [x for x in e.errors() if not (partial and x["type"] == "missing")]
+        if errs:
+            raise ParamsError(_one_line(source, errs)) from None
+        return None
+    return None if partial else cfg
+
+
+def load_config(path: str | Path = "params.yaml", overlay: str | Path | None = None) -> Params:
+    """The validated, frozen :class:`Params` of ``path`` with the profile ``overlay`` (a name in
+    ``profiles/`` or a file) merged on. Raises :class:`ParamsError`."""
+    raw, source = merged_params(path, overlay)
+    return validate(raw, source)
+
+
+def check_params_file(path: str | Path = "params.yaml") -> Params:
+    """Full validation of a params file (what ``sebench <stage>`` runs before any work)."""
+    return load_config(path)
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    """The params mapping of ``path`` as written (the stages' dict view), after checking every key present:
+    unknown keys, types and ranges raise :class:`ParamsError`; absent keys are allowed here (tests hand
+    stages partial files; ``sebench`` itself validates the whole file first, :func:`check_params_file`)."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    validate(raw, str(path), partial=True)
+    return raw
+
+
+def params_hash(p: dict) -> str:
+    """sha256 of the canonical JSON of a params mapping (first 16 hex digits)."""
+    return hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def add_params_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
