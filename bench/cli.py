@@ -32,6 +32,19 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+NO_PARAMS_CHECK = {"profile"}   # commands that do not run on params.yaml (profile validates what it writes)
+
+
+def _params_file(rest: list[str]) -> str:
+    """The ``--params`` value of a stage's arguments (default params.yaml)."""
+    for i, a in enumerate(rest):
+        if a == "--params" and i + 1 < len(rest):
+            return rest[i + 1]
+        if a.startswith("--params="):
+            return a.split("=", 1)[1]
+    return "params.yaml"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -41,8 +54,22 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"sebench: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.cli(rest) or 0)
+    from datagen.errors import SebenchError
+
+    try:
+        # the whole params file is validated before any work (datagen/config.py): a typo fails here, in one line
+        if name not in NO_PARAMS_CHECK and not {"-h", "--help"} & set(rest):
+            from pathlib import Path
+
+            from datagen.config import check_params_file
+
+            if Path(_params_file(rest)).is_file():
+                check_params_file(_params_file(rest))
+        module = importlib.import_module(COMMANDS[name][0])
+        return int(module.cli(rest) or 0)
+    except SebenchError as e:   # bad params / bad input: one line, no traceback
+        print(f"sebench {name}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
