@@ -20,7 +20,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from bench.params import add_params_arg, load_params, params_hash
+from datagen.config import add_params_arg, load_params, params_hash
 from datagen.dataset import SPLITS, write_parquet_atomic
 from datagen.frames import FrameGrid
 from datagen.placement import place_frames

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.params import add_params_arg, load_params
+from datagen.config import add_params_arg, load_params
 from datagen.dataset import SPLITS, write_parquet_atomic
 from datagen.seeding import item_rng, item_seed, uniform_inclusive
 
