@@ -436,7 +436,8 @@ def _level_plots(level, test_masks, block_channels, meta_test, runner, ex, class
         notes.append(f"{level}: t-SNE skipped ({len(x)} test frames, {n_distinct} distinct mask vectors)")
     else:
         plots.plot_tsne(x, {"vad": sub.y, "noise class": noise, "F0 (Hz)": f0}, out_dir / f"tsne_{level}.png",
-                        title=f"t-SNE of test mask vectors, level {level}")
+                        title=f"t-SNE of test mask vectors, level {level}",
+                        class_names={"vad": ["non-speech", "speech"], "noise class": list(classes)})
     xa = features.frame_matrix(test_masks, tf)
     if (tf.y == 1).any() and (tf.y == 0).any():
         diff = xa[tf.y == 1].mean(0) - xa[tf.y == 0].mean(0)

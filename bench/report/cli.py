@@ -9,7 +9,6 @@ when ``train.joint`` names levels, ``joint.csv`` comparing each with its plain t
 from __future__ import annotations
 
 import argparse
-import html as _html
 import json
 import os
 import sys
@@ -32,15 +31,16 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_leaderboard(lb, out: Path, prov_md: str, extra_sections=None, title="Leaderboard") -> dict[str, Path]:
-    """leaderboard.csv, leaderboard.md and metrics.json into ``out``."""
+def write_leaderboard(lb, out: Path, prov_md: str, extra_sections=None, title="Leaderboard",
+                      stats_md: str | None = None) -> dict[str, Path]:
+    """leaderboard.csv, leaderboard.md and metrics.json (validity first, then one dict per model) into ``out``."""
     bad = L.empty_cells(lb)
     if bad:  # a bug, not a user error: every n/a is explicit by construction
         raise AssertionError(f"leaderboard has empty cells at {bad[:5]}")
     w = {"csv": out / "leaderboard.csv", "md": out / "leaderboard.md", "metrics": out / "metrics.json"}
     _atomic_text(w["csv"], lb.to_csv(index=False))
-    _atomic_text(w["md"], L.to_markdown(lb, prov_md, extra_sections, title))
-    _atomic_text(w["metrics"], json.dumps(L.metrics_json(lb), indent=2, sort_keys=True) + "\n")
+    _atomic_text(w["md"], L.to_markdown(lb, prov_md, extra_sections, title, stats_md))
+    _atomic_text(w["metrics"], json.dumps(L.metrics_json(lb), indent=2) + "\n")
     return w
 
 
@@ -59,12 +59,15 @@ def build_report(params: dict, out_dir: Path | None = None, html: bool = True, r
     lb = L.build(inp, prov, reference=reference)
     joint_df, joint_md = joint_comparison(params, inp, reports_dir)
     extra = [s for s in [joint_md, L.baselines_section(reports_dir / "aux_baselines.csv")] if s]
-    written = write_leaderboard(lb, out, V.to_markdown(prov), extra)
+    stats_md = L.stats_note(lb, inp.design.describe() if inp.design is not None else None, inp.n_boot,
+                            inp.boot_seed)
+    written = write_leaderboard(lb, out, V.to_markdown(prov), extra, stats_md=stats_md)
     written["joint"] = out / "joint.csv"   # header only when train.joint names no level with a twin
     _atomic_text(written["joint"], joint_df.to_csv(index=False))
     written["provenance"] = out / "provenance.json"
     _atomic_text(written["provenance"], json.dumps(prov, indent=2) + "\n")
-    written.update(P.write_dvc_plot_csvs(lb, inp.summaries, out))
+    curves = P.training_curves(Path((params.get("paths") or {}).get("models_dir", "data/models")), list(inp.levels))
+    written.update(P.write_dvc_plot_csvs(lb, inp.summaries, out, curves))
     if html:
         written["html"] = out / "index.html"
         _atomic_text(written["html"], render_page(params, lb, inp, prov, reports_dir,
@@ -84,51 +87,16 @@ def joint_comparison(params: dict, inp: L.Inputs, reports_dir: Path):
     probes = pd.read_csv(probes_path) if probes_path.is_file() else None
     rc = params.get("report") or {}
     df = J.comparison(params, inp.summaries, per_utt, probes, Path(paths.get("models_dir", "data/models")),
-                      int(rc.get("bootstrap_n", 1000)), int(rc.get("bootstrap_seed", 0)), L.metric_spec(inp.scores))
+                      int(rc.get("bootstrap_n", 1000)), int(rc.get("bootstrap_seed", 0)), L.metric_spec(inp.scores),
+                      inp.design)
     jc = (params.get("train") or {}).get("joint") or {}
     return df, J.section_md(df, jc.get("weight"), jc.get("tasks"))
 
 
 def render_page(params, lb, inp: L.Inputs, prov: dict, reports_dir: Path, example_level=None,
                 example_mixture=None, joint_md: str | None = None) -> str:
-    """The HTML of index.html (all figures embedded)."""
-    ex_png, ex_cap = P.example_masks_png(params, inp.summaries, example_level, example_mixture)
-    joint = [j for j, _ in J.twins(params)]
-    figs = [
-        H.figure(P.fig_pareto(lb, joint), "PESQ-wb (mean, 95 % bootstrap CI) vs dynamic MACs per second of audio; "
-                 "static model and each pruning level; dashed: noisy input.", "no scored model with MACs"),
-        H.figure(P.fig_probes_vs_level(lb, joint), "Mask-probe test scores vs realized keep ratio (orange squares: "
-                 "levels trained with probe heads); dashed red: P2's "
-                 "figures (VAD 93 %, noise 84 %, F0 R² 0.86).", "no probe results (probes.json)"),
-        H.embed_existing_png(reports_dir / "probes" / "curves.png",
-                             "Probe score vs number of selected mask channels (bench.probes)."),
-        H.embed_existing_png(reports_dir / "aux_baselines.png",
-                             "Standalone auxiliary baselines: score vs extra MACs (bench.baselines)."),
-        H.figure(P.fig_block_keep(inp.summaries), "Realized keep ratio per gated block and level (test split).",
-                 "no gated level with an enhance summary"),
-        H.figure(ex_png, "Example test utterance: labels (VAD, noise active, CREPE F0) above the gate masks "
-                 f"(fraction of channels on per block, and every channel); {ex_cap}.", ex_cap),
-    ]
-    sections = []
-    more = sorted(p for p in (reports_dir / "probes").glob("*.png") if p.name != "curves.png") \
-        if (reports_dir / "probes").is_dir() else []
-    if more:
-        sections.append(("More probe figures", "<details><summary>" + f"{len(more)} figures (bench.probes)"
-                         + "</summary>" + "".join(H.embed_existing_png(p, p.name) for p in more) + "</details>"))
-    if joint_md:
-        sections.append(("Joint training with probe heads", H.md_to_html(joint_md.split("\n", 2)[2])))
-    bl = reports_dir / "aux_baselines.csv"
-    if bl.is_file():
-        sec = L.baselines_section(bl)
-        sections.append(("Standalone auxiliary baselines", H.md_to_html(sec.split("\n", 2)[2])))
-    card = reports_dir / "dataset_card.md"
-    sections.append(("Dataset card", f'<div class="card">{H.md_to_html(card.read_text(encoding="utf-8"))}</div>'
-                     if card.is_file() else f'<p class="note">{_html.escape(str(card))} missing '
-                                            "(run `sebench labels`).</p>"))
-    if inp.missing:
-        sections.append(("Missing inputs", "<ul>" + "".join(f"<li>{_html.escape(m)}</li>" for m in inp.missing)
-                         + "</ul>"))
-    return H.page(lb, V.to_html(prov), figs, sections)
+    """The HTML of index.html (all figures and audio embedded): :func:`bench.report.html.render_page`."""
+    return H.render_page(params, lb, inp, prov, reports_dir, example_level, example_mixture, joint_md)
 
 
 def merge_cli(argv: list[str]) -> int:
