@@ -20,6 +20,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from datagen.errors import SebenchError
+
 SUPPORTED_EXTENSIONS = (".flac", ".oga", ".ogg", ".wav", ".wave")
 #: Magic bytes of the supported containers (to tell "not audio / other format" from "corrupt").
 _MAGIC = {b"RIFF": "WAV", b"RIFX": "WAV", b"RF64": "WAV", b"fLaC": "FLAC", b"OggS": "OGG"}
@@ -33,7 +35,7 @@ IMPLEMENTATION = {
 }
 
 
-class AudioInputError(ValueError):
+class AudioInputError(SebenchError, ValueError):
     """A source file (or in-memory clip) that cannot be used; ``str(e)`` names it and the problem."""
 
     def __init__(self, path, reason: str):

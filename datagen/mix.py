@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from datagen.errors import SebenchError
 
 INT16_MAX = 32767
 PEAK_LIMIT = 0.99  # fraction of full scale the mixture may reach
 
 
-class MixError(ValueError):
+class MixError(SebenchError, ValueError):
     pass
 
 

@@ -21,10 +21,11 @@ import pandas as pd
 
 from datagen.config import add_params_arg, load_params
 from datagen.dataset import SPLITS, write_parquet_atomic
+from datagen.errors import SebenchError
 from datagen.seeding import item_rng, item_seed, uniform_inclusive
 
 
-class PlanError(ValueError):
+class PlanError(SebenchError, ValueError):
     pass
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report import leaderboard as L
+from datagen.errors import SebenchError
 
 
-class MergeMismatch(ValueError):
+class MergeMismatch(SebenchError, ValueError):
     """Rows of different datasets or metric implementations would be mixed (message lists every conflict)."""
 
 

@@ -15,9 +15,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from datagen.errors import SebenchError
 
 
-class MetricFailure(RuntimeError):
+class MetricFailure(SebenchError, RuntimeError):
     """A metric could not be computed for this utterance (recorded as status "failed")."""
 
 

@@ -21,13 +21,14 @@ import soundfile as sf
 from tqdm import tqdm
 
 from bench.score.metrics import compute
+from datagen.errors import SebenchError
 
 RESAMPLE_METHOD = "soxr HQ"
 COLUMNS = ["system", "mixture_id", "metric", "value", "status", "reason", "file", "file_sample_rate_hz",
            "resample_method", "trimmed_samples", "duration_s"]
 
 
-class AudioMismatchError(ValueError):
+class AudioMismatchError(SebenchError, ValueError):
     """A system's file cannot be reconciled with its reference (rate with resampling off, or length)."""
 
 
