@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.report.leaderboard import SEED_RE
+
 #: (label, probes.csv task, metric, probe) of the probe rows
 PROBE_ROWS = [("VAD acc (linear, C*)", "vad", "acc", "linear"), ("noise acc (linear, C*)", "noise", "acc", "linear"),
               ("noise segment acc (linear, C*)", "noise_seg", "acc", "linear"),
@@ -33,12 +35,15 @@ COLUMNS = ["joint", "plain", "quantity", "plain_value", "joint_value", "diff", "
 
 
 def twins(params: dict) -> list[tuple[str, str]]:
-    """(joint level, plain twin) pairs; a joint level without a twin is skipped (nothing to compare)."""
+    """(joint level, plain twin) pairs; a joint level without a twin is skipped (nothing to compare).
+    Seed replicates of a joint level (``<joint>_seed<k>``) are not compared."""
     levels = {str(k): float(v) for k, v in (params.get("levels") or {}).items()}
-    joint = [str(j) for j in (((params.get("train") or {}).get("joint") or {}).get("levels") or [])]
+    joint = [str(j) for j in (((params.get("train") or {}).get("joint") or {}).get("levels") or [])
+             if not SEED_RE.match(str(j))]
     out = []
     for j in joint:
-        cand = [lv for lv, k in levels.items() if lv not in joint and k < 1.0 and k == levels.get(j)]
+        cand = [lv for lv, k in levels.items() if lv not in joint and k < 1.0 and k == levels.get(j)
+                and not SEED_RE.match(lv)]   # training-seed replicates (<level>_seed<k>) are no twins
         if cand:
             out.append((j, cand[0]))
     return out
@@ -55,10 +60,12 @@ def _probe_value(probes: pd.DataFrame, level: str, task: str, metric: str, probe
 
 
 def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, probes: pd.DataFrame | None,
-               models_dir: Path, n_boot: int = 1000, seed: int = 0, spec: dict | None = None) -> pd.DataFrame:
+               models_dir: Path, n_boot: int = 1000, seed: int = 0, spec: dict | None = None,
+               design=None) -> pd.DataFrame:
     """The comparison table (COLUMNS) of every (joint, plain) pair; empty when no joint level has a twin.
 
-    ``spec``: {metric: "implementation | version | mode"} (``leaderboard.metric_spec``), named in ``source``."""
+    ``spec``: {metric: "implementation | version | mode"} (``leaderboard.metric_spec``), named in ``source``;
+    ``design``: the cluster bootstrap design (:class:`bench.score.bootstrap.ClusterDesign`; None = utterances)."""
     from bench.score.bootstrap import paired_vs
 
     rows = []
@@ -71,7 +78,7 @@ def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, prob
 
         if per_utt is not None and len(per_utt):
             d = per_utt[per_utt["system"].isin([j, p])]
-            pv_df = paired_vs(d, p, n_boot, seed)
+            pv_df = paired_vs(d, p, n_boot, seed, design)
             ok = d[d["status"] == "ok"] if "status" in d else d
             for label, metric in SCORE_ROWS:
                 r = pv_df[(pv_df["system"] == j) & (pv_df["metric"] == metric)]
@@ -82,7 +89,8 @@ def comparison(params: dict, summaries: dict, per_utt: pd.DataFrame | None, prob
                 add(label, float(mean.get(p, np.nan)), float(mean.get(j, np.nan)), float(r.mean_diff),
                     float(r.ci95_low), float(r.ci95_high),
                     source=(f"{(spec or {}).get(metric, metric)}; paired over {int(r.n_paired)} test utterances, "
-                            f"bootstrap {n_boot} (seed {seed})"))
+                            f"{'cluster' if design is not None and design.factors else 'utterance'} bootstrap "
+                            f"{n_boot} (seed {seed})"))
         if j in summaries and p in summaries:
             keep = lambda s: float(s["realised_keep"]["mean"] if isinstance(s["realised_keep"], dict)  # noqa: E731
                                    else s["realised_keep"])
