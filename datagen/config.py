@@ -421,7 +421,7 @@ class Params(Section):
     paired: Paired
     labels: Labels
     model: Model
-    levels: dict[str, typing.Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
+    levels: dict[str, typing.Annotated[float, Field(gt=0, le=1)]]   # name -> target keep; 1.0 = static
     gated_levels: list[Name]
     train: Train
     enhance: Enhance
@@ -559,7 +559,7 @@ def _describe(err: dict) -> tuple[str, str]:
         known = _known_keys(loc[:-1])
         near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
         hint = f" (did you mean {_path(loc[:-1] + [near[0]])}?)" if near else (
-            f" (allowed here: {', '.join(known)})" if known else "")
+            f" (allowed here: {', '.join(known)}; a new key needs a field in datagen/config.py)" if known else "")
         return path, f"unknown key {path}{hint}"
     val = err.get("input")
     msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")

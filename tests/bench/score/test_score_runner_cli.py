@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,10 +43,16 @@ def test_parallel_equals_serial(tmp_path, synth_ds, write_system):
 
 
 def _params(tmp_path, root, levels):
-    p = dict(seed=11, frames=dict(sample_rate_hz=16000, hop_length=256, n_fft=512),
-             paths=dict(dataset_dir=str(root), enhanced_dir=str(tmp_path / "enh"), scores_dir=str(tmp_path / "scores"),
-                        reports_dir=str(tmp_path / "reports")),
-             levels=levels, score=dict(workers=2, bootstrap_n=200, metrics=list(METRICS)))
+    # the repo's params.yaml (sebench validates the whole file before any stage) with this test's values
+    p = yaml.safe_load((Path(__file__).resolve().parents[3] / "params.yaml").read_text())
+    p["seed"] = 11
+    p["paths"].update(dataset_dir=str(root), enhanced_dir=str(tmp_path / "enh"), scores_dir=str(tmp_path / "scores"),
+                      reports_dir=str(tmp_path / "reports"))
+    p["levels"], p["gated_levels"] = levels, [k for k, v in levels.items() if v < 1.0]
+    p["train"]["joint"]["levels"], p["report"]["example_level"] = [], None
+    p["train"]["init_gated_from"] = "static" if "static" in levels else None
+    p["report"]["reference"] = "static" if "static" in levels else "noisy"
+    p["score"].update(workers=2, bootstrap_n=200, metrics=list(METRICS))
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(p))
     return path
