@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.params import params_hash
+from datagen.config import params_hash
 from datagen.labels import label_methods
+from datagen.vad import describe as vad_describe
+from datagen import card_sections as CS
 
 
 def _hist_plot(per_split: dict[str, pd.DataFrame], path: Path) -> None:
@@ -39,14 +41,16 @@ def _hist_plot(per_split: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 def card_markdown(params: dict, per_split: dict[str, pd.DataFrame], corpus_summary: dict | None,
-                  n_rejects: int | None) -> str:
+                  n_rejects: int | None, manifest: pd.DataFrame | None = None) -> str:
+    """The card's markdown; with the corpus ``manifest`` it adds sources, licence, languages, speakers by
+    gender, intended use, limitations and citation (``datagen.card_sections``)."""
     fps = params["frames"]["sample_rate_hz"] / params["frames"]["hop_length"]
     lines = ["# Dataset card", "",
              f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `sebench labels` "
              f"(profile `{params.get('profile', '?')}`, params hash `{params_hash(params)}`, seed {params['seed']}, "
              f"host {platform.node() or '?'}).", "",
              "## Splits", "",
-             "| split | mixtures | hours | speakers | noise clips | reverberant | SNR dB (mean, min-max) | |plan - achieved| SNR max dB |",
+             "| split | mixtures | hours | speakers | noise clips | reverberant | SNR dB (mean, min-max) | max abs(plan - achieved) SNR dB |",
              "|---|---|---|---|---|---|---|---|"]
     for split, d in per_split.items():
         err = (d["achieved_snr_db"] - d["snr_db"]).abs().max()
@@ -64,6 +68,12 @@ def card_markdown(params: dict, per_split: dict[str, pd.DataFrame], corpus_summa
         cat = lambda k: np.concatenate(list(d[k]))  # noqa: E731
         lines.append(f"| {split} | {int(d['n_frames'].sum())} | {cat('vad').mean():.3f} | {cat('voiced').mean():.3f} | "
                      f"{cat('noise_active').mean():.3f} |")
+    lines += ["", vad_describe(params["labels"]["vad"])]
+    if manifest is not None:
+        u = CS.used_clips(per_split, manifest)
+        lines += [""] + CS.sources_section(u) + CS.licence_section(u) + CS.languages_section(u)
+        lines += CS.speakers_section(u) + CS.usage_sections(per_split, u, params) + CS.citation_section(u)
+        lines.pop()   # the next block starts with its own blank line
     if corpus_summary is not None:
         lines += ["", "## Corpus", "", "```json", json.dumps(corpus_summary, indent=1, default=str)[:4000], "```"]
     if n_rejects is not None:
@@ -87,8 +97,18 @@ def write_card(params: dict, per_split: dict[str, pd.DataFrame]) -> Path:
     rej_p = corpus_dir / "rejects.csv"
     n_rej = len(pd.read_csv(rej_p)) if rej_p.is_file() and rej_p.stat().st_size > 0 else None
     _hist_plot(per_split, reports / "dataset_snr_level.png")
+    man_p = corpus_dir / "manifest.parquet"
+    manifest = pd.read_parquet(man_p) if man_p.is_file() else None
+    text = card_markdown(params, per_split, summary, n_rej, manifest)
     path = reports / "dataset_card.md"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(card_markdown(params, per_split, summary, n_rej))
+    tmp.write_text(text)
     os.replace(tmp, path)
+    if manifest is not None:   # Hugging Face style card beside the data (the histogram stays in reports/)
+        hf = Path(params["paths"]["dataset_dir"]) / "README.md"
+        body = text.replace("![SNR and level histograms](dataset_snr_level.png)",
+                            "SNR and level histograms: `reports/dataset_snr_level.png` of the generating run.")
+        tmp = hf.with_name(hf.name + ".tmp")
+        tmp.write_text(CS.hf_yaml(per_split, CS.used_clips(per_split, manifest)) + "\n" + CS.LOADING + body)
+        os.replace(tmp, hf)
     return path

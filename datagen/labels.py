@@ -129,10 +129,13 @@ def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
     tmp.write_text(json.dumps(info, indent=1, default=str))
     os.replace(tmp, dataset_dir / "dataset_info.json")
     per_split = {}
+    import pyarrow as pa
+
+    schema = pa.Schema.from_pandas(df, preserve_index=False)   # one schema for all splits (HF loads them together)
     for split in SPLITS:
         d = df[df["split"] == split].reset_index(drop=True)
         if len(d):
-            write_parquet_atomic(d, dataset_dir / "metadata" / f"{split}.parquet")
+            write_parquet_atomic(d, dataset_dir / "metadata" / f"{split}.parquet", schema=schema)
             per_split[split] = d
     return per_split
 
