@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bench.train", "train one Conv-FSENet at one pruning level"),
     "enhance": ("bench.enhance", "enhance the test split, record gate masks for all splits"),
     "score": ("bench.score.cli", "per-utterance quality metrics and aggregates with CIs"),
+    "evaluate": ("bench.evaluate", "enhance + score your own noisy/clean pairs with the trained models"),
     "probe": ("bench.probes.cli", "linear / MLP probes on the gate masks, with controls"),
     "baselines": ("bench.baselines.cli", "standalone auxiliary models and their compute"),
     "report": ("bench.report.cli", "leaderboard, report page and provenance"),
