@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from datagen.atomic import write_sound
 from datagen.errors import SebenchError
 
 SUPPORTED_EXTENSIONS = (".flac", ".oga", ".ogg", ".wav", ".wave")
@@ -226,8 +227,4 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def write_flac_atomic(path: str | os.PathLike, x: np.ndarray, sr: int) -> None:
     """Write (n,) or (n, ch) float samples in [-1, 1] as 16-bit FLAC via a temp name + os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(str(tmp), np.clip(np.asarray(x, np.float32), -1.0, 1.0), int(sr), format="FLAC", subtype="PCM_16")
-    os.replace(tmp, path)
+    write_sound(path, np.clip(np.asarray(x, np.float32), -1.0, 1.0), int(sr), subtype="PCM_16", format="FLAC")

@@ -15,12 +15,12 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from datagen.atomic import write_bytes
 from datagen.frames import FrameGrid
 
 EMBEDDED_F0_DIR = Path(__file__).resolve().parent / "embedded" / "f0_cache"
@@ -161,17 +161,7 @@ def crepe_f0(x: np.ndarray, sample_rate_hz: int = 16000, hop_length: int = 256, 
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; cache/corpus files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes(path, data)   # datagen.atomic: unique temp name, mode 0644, os.replace
 
 
 class F0Cache:
