@@ -1,7 +1,7 @@
 """``sebench labels``: frame-level ground truth on the model's frame grid, the dataset metadata and card.
 
-Per clean *source* utterance (computed once, cached; never per mixture): VAD (energy rule of
-:mod:`datagen.vad`, on the dry source) and F0 + periodicity (CREPE via torchcrepe, through the F0 cache
+Per clean *source* utterance (computed once, cached; never per mixture): VAD (the ``labels.vad.method``
+rule of :mod:`datagen.vad`, on the dry source) and F0 + periodicity (CREPE via torchcrepe, through the F0 cache
 of :mod:`datagen.f0`). Per mixture these are placed with the plan's hop-aligned offsets, and the
 per-mixture labels are computed from the rendered stems: noise-active mask (noise stem frame energy
 within ``noise_active_threshold_db`` of its loudest frames and above -70 dBFS) and frame SNR (speech
@@ -24,7 +24,7 @@ from datagen.config import add_params_arg, load_params, params_hash
 from datagen.dataset import SPLITS, write_parquet_atomic
 from datagen.frames import FrameGrid
 from datagen.placement import place_frames
-from datagen.vad import METHOD as VAD_METHOD, frame_energy_db, vad_from_params
+from datagen.vad import frame_energy_db, resolved_params as vad_resolved_params, vad_from_params, vad_rule
 
 NOISE_ABS_FLOOR_DBFS = -70.0
 
@@ -86,7 +86,7 @@ def label_methods(params: dict) -> dict:
     lp = params["labels"]
     return dict(
         frame_grid=params["frames"],
-        vad=dict(lp["vad"], rule=VAD_METHOD, source="dry clean source utterance"),
+        vad=dict(vad_resolved_params(lp["vad"]), rule=vad_rule(lp["vad"]), source="dry clean source utterance"),
         f0=dict(lp["f0"], implementation="torchcrepe", version=version("torchcrepe"),
                 note="computed once per source utterance on the frame grid; 0 outside VAD"),
         noise_active=dict(threshold_db_below_max=lp["noise_active_threshold_db"], abs_floor_dbfs=NOISE_ABS_FLOOR_DBFS),
