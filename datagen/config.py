@@ -232,11 +232,39 @@ class Paired(Section):
     max_residual_db: float
 
 
+VAD_KEYS = {   # labels.vad keys per method (datagen/vad.py: energy_vad, FloorRelativeParams); None = optional
+    "energy": {"threshold_db_below_max": "required", "abs_floor_dbfs": "required", "hangover_frames": "required"},
+    "floor_relative": {k: None for k in ("highpass_hz", "floor_window_s", "threshold_db_above_floor",
+                                         "threshold_cap_db_below_ref", "threshold_db_below_max", "abs_floor_dbfs",
+                                         "min_speech_s", "min_pause_s", "hangover_frames")},
+}
+
+
 class Vad(Section):
-    method: Name                     # energy (datagen/vad.py); the labels stage refuses unknown methods
-    threshold_db_below_max: PosFloat
-    abs_floor_dbfs: typing.Annotated[float, Field(le=0)]
-    hangover_frames: NonNegInt
+    """Ground-truth VAD of the dry source (datagen/vad.py); which keys apply depends on ``method``.
+    Keys a method leaves out take datagen/vad.py's defaults (floor_relative)."""
+    method: Literal[tuple(VAD_KEYS)]   # type: ignore[valid-type]
+    threshold_db_below_max: Optional[NonNegFloat] = None
+    abs_floor_dbfs: Optional[typing.Annotated[float, Field(le=0)]] = None
+    hangover_frames: Optional[NonNegInt] = None
+    highpass_hz: Optional[NonNegFloat] = None
+    floor_window_s: Optional[NonNegFloat] = None
+    threshold_db_above_floor: Optional[NonNegFloat] = None
+    threshold_cap_db_below_ref: Optional[NonNegFloat] = None
+    min_speech_s: Optional[NonNegFloat] = None
+    min_pause_s: Optional[NonNegFloat] = None
+
+    @model_validator(mode="after")
+    def _method_keys(self):
+        keys = VAD_KEYS[self.method]
+        for name in type(self).model_fields:
+            if name == "method":
+                continue
+            if name in self.model_fields_set and name not in keys:
+                raise _fail(f"not a key of method {self.method!r} (its keys: {', '.join(keys)})", name)
+            if keys.get(name) == "required" and getattr(self, name) is None:
+                raise _fail(f"missing (method {self.method!r} needs {', '.join(keys)})", name)
+        return self
 
 
 class F0(Section):
@@ -354,7 +382,9 @@ class Score(Section):
 
 
 CStar = Union[PosInt, Literal["all"]]
-PROBE_CONTROLS = ("majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised")
+# the probe stage's controls (bench/probes/cli.py DEFAULTS["controls"]; a new control is added in both places)
+PROBE_CONTROLS = ("majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised", "block_counts",
+                  "log_energy")
 
 
 class Mlp(Section):
@@ -384,6 +414,7 @@ class Probe(Section):
     workers: PosInt
     controls: list[Literal[PROBE_CONTROLS]]   # type: ignore[valid-type]
     control_seeds: Optional[NonNegInt]
+    bootstrap_n: Optional[PosInt] = None           # None: 1000 replicates of the probe scores' CIs (bench/probes)
 
 
 class Baselines(Section):
