@@ -32,6 +32,7 @@ table.prov td,table.prov th,table.spec td,table.spec th{text-align:left}tr:nth-c
 img{max-width:100%;height:auto}
 figure{margin:16px 0;max-width:100%}figure img{display:block;border:1px solid #ddd}
 figcaption{font-size:14px;color:#444;max-width:1100px;margin-top:4px}figcaption b{color:#222}
+.banner{border:2px solid #b00;background:#fff0f0;padding:8px 12px;font-size:16px}
 .note{font-size:13px;color:#555}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}
 .card{border:1px solid #ddd;padding:8px 16px;background:#fcfcfc;overflow-x:auto}
 table.audio td{text-align:center;vertical-align:middle}table.audio td:first-child{text-align:left}
@@ -290,7 +291,7 @@ def page(lb: pd.DataFrame, prov_html: str, figures: list[str], sections: list[tu
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        f"<h1>{html.escape(title)}</h1>", *_banner(lb),
         f'<p class="note">Generated {html.escape(str(lb["run_id"].iloc[0]) if len(lb) else "")} by '
         "<code>sebench report</code>; every number below carries the provenance block at the end of this page. "
         "Full precision: <code>leaderboard.csv</code>.</p>",
@@ -306,6 +307,15 @@ def page(lb: pd.DataFrame, prov_html: str, figures: list[str], sections: list[tu
         parts += [f"<h2>{html.escape(h)}</h2>", b]
     parts += ["<h2>Provenance</h2>", prov_html, "</body></html>"]
     return "\n".join(parts) + "\n"
+
+
+def _banner(lb: pd.DataFrame) -> list[str]:
+    """The validity gate's line (bench.report.leaderboard.validity_banner) at the top, when it did not pass."""
+    from bench.report import leaderboard as L
+
+    f = getattr(L, "validity_banner", None)
+    msg = f(lb) if f is not None else None
+    return [f'<p class="banner" id="validity-banner"><b>{html.escape(msg)}</b></p>'] if msg else []
 
 
 def embed_existing_png(path: Path, caption: str, title: str | None = None) -> str:
@@ -338,7 +348,8 @@ def render_page(params, lb, inp, prov: dict, reports_dir: Path, example_level=No
               f"Left: each model's PESQ-wb minus {reference}'s on the same utterances (95 % paired CI); an interval "
               "that excludes 0 is a real drop (or gain). Right: the share of the static model's improvement over "
               "the noisy input that each level keeps, (level − noisy) / (static − noisy), for PESQ-wb and STOI "
-              "(1 = all of it, 0 = none). Read how much quality each step of MAC saving costs.",
+              "(1 = all of it, 0 = none). Hollow markers: not significant (the CI includes 0 or the training "
+              "seeds disagree in sign). Read how much quality each step of MAC saving costs.",
               "the leaderboard has no paired differences or gain retained"),
         _fig(P.fig_training_curves(curves), "Training curves", "training",
               "Train and valid loss (compressed spectral loss) per epoch, one colour per level; gated levels are "
@@ -347,8 +358,10 @@ def render_page(params, lb, inp, prov: dict, reports_dir: Path, example_level=No
               "training would help.", "no train_summary.json or dvclive logs under paths.models_dir"),
         _fig(P.fig_probes_vs_level(lb, joint), "Mask probes vs keep ratio", "probes-vs-keep",
               "Test score of the linear probes on the gate masks against the realized keep ratio (orange squares: "
-              "levels trained with probe heads); dashed red: P2's figures (VAD 93 %, noise 84 %, F0 R² 0.86). A "
-              "line falling to the left means pruning more channels removes the information.",
+              "levels trained with probe heads)" + ("; dashed red: P2's figures (VAD 93 %, noise 84 %, F0 R² 0.86)"
+                                                    if P.paper_allowed(lb) else "; the papers' figures are withheld "
+                                                    "(validity gate)") + ". A line falling to the left means "
+              "pruning more channels removes the information.",
               "no probe results (probes.json)"),
         embed_existing_png(reports_dir / "probes" / "curves.png",
                            "Probe test score against the number of mask channels used (ranked by ANOVA F on train), "

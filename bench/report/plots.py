@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.report import leaderboard as _L  # noqa: E402
 from bench.report.leaderboard import NA, NOISY, PAPER_PROBES, PROBE_COLUMNS, _num  # noqa: E402
 
 DPI = 100
@@ -37,6 +38,13 @@ STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.lab
          "figure.constrained_layout.use": True, "axes.prop_cycle": plt.cycler(color=plt.get_cmap("tab10").colors)}
 PROBE_TITLES = {"vad_acc": "VAD accuracy", "noise_acc": "noise-class accuracy (frame)", "f0_r2": "F0 R² (Hz)",
                 "snr_r2": "frame-SNR R²"}
+
+
+def paper_allowed(lb: pd.DataFrame) -> bool:
+    """May figures show the papers' figures? The leaderboard's validity gate
+    (:func:`bench.report.leaderboard.paper_comparison_allowed`) when it has one, else yes."""
+    f = getattr(_L, "paper_comparison_allowed", None)
+    return True if f is None else bool(f(lb))
 
 
 def _png(fig) -> bytes:
@@ -194,6 +202,9 @@ def paired_table(lb: pd.DataFrame) -> pd.DataFrame:
     ng = [c for c in d.columns if c.startswith("mac_saving") and re.search(r"(no|without|excl)_?gate", c)]
     if ng:
         out["mac_saving_no_gates"] = nums(d[ng[0]])
+    sig = [c for c in ("pesq_wb_delta_significant",) if c in d.columns]
+    if sig:   # "yes" / "no" / n/a: CI excludes 0 and every training seed agrees (leaderboard docstring)
+        out["delta_pesq_wb_significant"] = [str(v) for v in d[sig[0]]]
     for key, metric, what in [("delta_pesq_wb", "pesq_wb", "delta"), ("gain_retained_pesq_wb", "pesq_wb",
                                                                        "gain_retained"),
                               ("gain_retained_stoi", "stoi", "gain_retained")]:
@@ -235,10 +246,16 @@ def make_paired(lb: pd.DataFrame, joint_levels=(), reference: str = "static"):
                 ok = np.isfinite(y)
                 err = np.vstack([np.where(np.isfinite(lo), y - lo, 0), np.where(np.isfinite(hi), hi - y, 0)])
                 dx = (i - (len(series) - 1) / 2) * 0.6   # side by side when two series share an x
-                for sel, mk, lab in [(ok & ~jm, m, name), (ok & jm, "s", f"{name}, trained with probe heads")]:
+                insig = (np.asarray(t["delta_pesq_wb_significant"]) == "no") if (
+                    k == "delta_pesq_wb" and "delta_pesq_wb_significant" in t) else np.zeros(len(t), bool)
+                for sel, mk, lab, hollow in [
+                        (ok & ~jm & ~insig, m, name, False), (ok & jm & ~insig, "s", f"{name}, trained with probe heads",
+                                                              False),
+                        (ok & ~jm & insig, m, f"{name}, not significant (CI or seeds)", True),
+                        (ok & jm & insig, "s", f"{name}, probe heads, not significant", True)]:
                     if sel.any():
                         ax.errorbar(x[sel] + dx, y[sel], yerr=err[:, sel], fmt=mk, capsize=4, color=c,
-                                    mfc=c if mk == m else "white", label=lab)
+                                    mfc="white" if hollow else c, label=lab)
             ax.set_xlabel("MAC saving vs dense (%, gate cost incl.)")
             ax.grid(alpha=0.3)
             ax.margins(x=0.15, y=0.1)
@@ -272,7 +289,7 @@ def make_probes_vs_level(lb: pd.DataFrame, joint_levels=()):
             if js.any():
                 ax.plot(s.loc[js, "realized_keep"], s.loc[js, t], "s", color="tab:orange",
                         label="mask probe, trained with probe heads")
-            if t in PAPER_PROBES:
+            if t in PAPER_PROBES and paper_allowed(lb):
                 ax.axhline(PAPER_PROBES[t], ls="--", color="tab:red", label="P2's figure (arXiv 2602.10666)")
             ax.set_title(PROBE_TITLES.get(t, t))
             ax.set_xlabel("realized keep ratio")
