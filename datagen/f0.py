@@ -231,3 +231,82 @@ class F0Cache:
         self.save(x, settings, f0, per)
         # return what a later cache hit returns (periodicity stored as float16) so hits == misses
         return f0, per.astype(np.float16).astype(np.float32)
+
+    def get_or_compute_many(self, signals, settings: F0Settings, workers: int | None = None, progress: bool = True,
+                            desc: str = "CREPE F0") -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`get_or_compute` for a list of mono float signals, misses computed in parallel.
+
+        Hits are read first; the misses (identical audio computed once) go to ``workers`` processes with
+        one torch thread each on CPU (default :func:`default_workers`), or run one after another on this
+        cache's device when it is CUDA (the GPU batches each utterance's frames, ``batch_size``). Each
+        track is computed by the same :func:`crepe_f0` call as the serial path, so results equal serial
+        results bit for bit (tested); tracks are saved by this process as they arrive. A tqdm bar counts
+        audio seconds, so its ETA is right for utterances of any length.
+        Returns ``[(f0_hz float32 (n_frames,), periodicity float32 (n_frames,))]`` in input order.
+        """
+        from tqdm import tqdm
+
+        xs = [np.asarray(x, dtype=np.float32) for x in signals]
+        out: list = [None] * len(xs)
+        todo: dict[str, list[int]] = {}
+        for i, x in enumerate(xs):
+            hit = self.lookup(x, settings)
+            if hit is not None:
+                self.hits += 1
+                out[i] = hit
+            else:
+                todo.setdefault(audio_sha256(x), []).append(i)
+        if not todo:
+            return out
+        jobs = sorted(todo.values(), key=lambda ix: -len(xs[ix[0]]))     # longest first: balanced workers
+        n_workers = 1 if str(self.device).startswith("cuda") else max(1, min(int(workers or default_workers()), len(jobs)))
+        bar = tqdm(total=round(sum(len(xs[ix[0]]) for ix in jobs) / settings.sample_rate_hz, 1), unit="audio-s",
+                   desc=f"{desc} ({settings.model}, {len(jobs)} new, {n_workers} proc on {self.device})",
+                   disable=not progress)
+
+        def done(ix: list[int], f0: np.ndarray, per: np.ndarray) -> None:
+            self.save(xs[ix[0]], settings, f0, per)
+            res = (f0, per.astype(np.float16).astype(np.float32))        # as a later cache hit returns it
+            for i in ix:
+                out[i] = res
+            self.misses += 1
+            bar.update(round(len(xs[ix[0]]) / settings.sample_rate_hz, 1))
+
+        args = lambda ix: (xs[ix[0]], settings, self.batch_size, self.device)  # noqa: E731
+        try:
+            if n_workers == 1:
+                for ix in jobs:
+                    done(ix, *_crepe_job(args(ix)))
+            else:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+
+                # spawn, not fork: a forked child of a process that already ran torch's OpenMP pool can hang
+                with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
+                                         initializer=_init_f0_worker, initargs=(1,)) as ex:
+                    futs = {ex.submit(_crepe_job, args(ix)): k for k, ix in enumerate(jobs)}
+                    for fut in as_completed(futs):
+                        done(jobs[futs[fut]], *fut.result())
+        finally:
+            bar.close()
+        return out
+
+
+def default_workers() -> int:
+    """CPU cores this process may use (``os.sched_getaffinity``), at most 8: full CREPE holds ~0.5 GB per worker."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
+def _init_f0_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(int(threads))
+
+
+def _crepe_job(a) -> tuple[np.ndarray, np.ndarray]:
+    x, s, batch_size, device = a
+    return crepe_f0(x, s.sample_rate_hz, s.hop_length, s.model, s.fmin_hz, s.fmax_hz, s.decoder, batch_size, device)

@@ -29,8 +29,31 @@ from datagen.vad import frame_energy_db, resolved_params as vad_resolved_params,
 NOISE_ABS_FLOOR_DBFS = -70.0
 
 
-def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict) -> dict[str, dict]:
-    """{source_id: {vad, f0_hz, periodicity}} for every speech source used by the plan."""
+def fast_frame_energy_db(x: np.ndarray, grid: FrameGrid) -> np.ndarray:
+    """:func:`datagen.vad.frame_energy_db` bit for bit (tested), without the (n_frames, n_fft) frame matrix.
+
+    With ``n_fft == 2 * hop`` (the project's grid) centred frame ``t`` covers hop-blocks ``t`` and ``t + 1``
+    of the signal padded by ``hop`` on the left, and numpy's pairwise summation adds a 512-sample row as
+    its two 256-sample halves, so ``(S[t] + S[t + 1]) / n_fft`` with ``S`` the per-block sums of squares
+    is the very float the frame matrix gives. Other grids use the reference. ``x`` (n,) -> dBFS (n_frames,).
+    """
+    hop, win = grid.hop_length, grid.n_fft
+    if win != 2 * hop:
+        return frame_energy_db(x, grid)
+    x = np.asarray(x, np.float64)
+    n = grid.n_frames(len(x))
+    xp = np.zeros((n + 1) * hop)
+    xp[hop:hop + len(x)] = x                       # len(x) < n * hop: zero tail as the reference's padding
+    s = np.add.reduce(xp.reshape(n + 1, hop) ** 2, axis=1)
+    return 10.0 * np.log10((s[:-1] + s[1:]) / win + 1e-12)
+
+
+def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict, f0_workers: int | None = None,
+                  progress: bool = True) -> dict[str, dict]:
+    """{source_id: {vad, f0_hz, periodicity}} for every speech source used by the plan.
+
+    Missing CREPE tracks are computed in ``f0_workers`` processes (default: the usable cores, at most 8;
+    :meth:`datagen.f0.F0Cache.get_or_compute_many`), with the same values as one process."""
     from datagen.audio_io import load_audio
     import torch
 
@@ -40,10 +63,14 @@ def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict) -
     settings = F0Settings.from_params(params)
     cache = F0Cache(device="cuda" if torch.cuda.is_available() else "cpu")
     paths = dict(zip(manifest["source_id"], manifest["path"]))
+    sids = sorted(set(speech_ids))
+    audio = [load_audio(paths[sid], target_sr=grid.sample_rate_hz)[0]
+             for sid in tqdm(sids, desc="source labels: read", unit="utt", disable=not progress)]
+    # cache hits first, then every missing track at once: in f0_workers processes (GPU: batched on the device)
+    tracks = cache.get_or_compute_many(audio, settings, workers=f0_workers, progress=progress,
+                                       desc="source labels: CREPE F0")
     out = {}
-    for sid in tqdm(sorted(set(speech_ids)), desc="source labels (VAD, CREPE F0)", unit="utt"):
-        x, _ = load_audio(paths[sid], target_sr=grid.sample_rate_hz)
-        f0, per = cache.get_or_compute(x, settings)
+    for sid, x, (f0, per) in zip(tqdm(sids, desc="source labels: VAD", unit="utt", disable=not progress), audio, tracks):
         vad = vad_from_params(x, grid, params["labels"]["vad"])
         if not (len(f0) == len(per) == len(vad) == grid.n_frames(len(x))):
             raise RuntimeError(f"source {sid}: label lengths {len(f0)}, {len(per)}, {len(vad)} != "
@@ -73,8 +100,8 @@ def mixture_labels(row: dict, src: dict[str, dict], dataset_dir: Path, params: d
     noise, _ = sf.read(dataset_dir / row["noise_path"], dtype="float64")
     if len(speech) != n or len(noise) != n:
         raise RuntimeError(f"mixture {row['mixture_id']}: rendered length {len(speech)}/{len(noise)} != plan {n}")
-    e_n = frame_energy_db(noise, grid)
-    e_s = frame_energy_db(speech, grid)
+    e_n = fast_frame_energy_db(noise, grid)
+    e_s = fast_frame_energy_db(speech, grid)
     noise_active = ((e_n > e_n.max() - float(lp["noise_active_threshold_db"])) &
                     (e_n > NOISE_ABS_FLOOR_DBFS)).astype(np.uint8)
     frame_snr = np.clip(e_s - e_n, float(lp["frame_snr_floor_db"]), float(lp["frame_snr_ceil_db"])).astype(np.float32)
@@ -96,7 +123,7 @@ def label_methods(params: dict) -> dict:
     )
 
 
-def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
+def build_metadata(params: dict, f0_workers: int | None = None, progress: bool = True) -> dict[str, pd.DataFrame]:
     paths = params["paths"]
     dataset_dir = Path(paths["dataset_dir"])
     plan = pd.read_parquet(Path(paths["plan_dir"]) / "plan.parquet").sort_values("mixture_id").reset_index(drop=True)
@@ -108,13 +135,13 @@ def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
     if missing:
         raise FileNotFoundError(f"{len(missing)} planned mixtures are not rendered from the current plan "
                                 f"(e.g. {missing[:3]}); run `sebench render`")
-    src = source_labels(manifest, [s for r in rows for s in r["speech_ids"]], params)
+    src = source_labels(manifest, [s for r in rows for s in r["speech_ids"]], params, f0_workers, progress)
     # classes of the noise sources, plus those of paired corpora (no noise rows; class from the plan, datagen/paired.py)
     paired_classes = set(plan.loc[plan["paired"].astype(bool), "noise_class"]) if "paired" in plan else set()
     classes = sorted(set(manifest.loc[manifest["kind"] == "noise", "noise_class"]) | paired_classes)
     class_id = {c: i for i, c in enumerate(classes)}
     out_rows = []
-    for r in tqdm(rows, desc="mixture labels", unit="mix"):
+    for r in tqdm(rows, desc="mixture labels", unit="mix", disable=not progress):
         realised = json.loads((dataset_dir / "render_meta" / f"{r['mixture_id']}.json").read_text())
         r = {**r, **realised}
         r.update(mixture_labels(r, src, dataset_dir, params))
@@ -143,9 +170,12 @@ def build_metadata(params: dict) -> dict[str, pd.DataFrame]:
 def cli(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="sebench labels", description=__doc__.split("\n")[0])
     add_params_arg(ap)
+    ap.add_argument("--f0-workers", type=int, default=None,
+                    help="processes for missing CREPE tracks (default: usable cores, at most 8; GPU: 1)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     params = load_params(args.params)
-    per_split = build_metadata(params)
+    per_split = build_metadata(params, args.f0_workers, progress=not args.no_progress)
     from datagen.card import write_card
 
     write_card(params, per_split)

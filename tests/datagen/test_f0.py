@@ -185,3 +185,20 @@ def test_full_model_reproduces_a_shipped_track():
     tracks = _shipped_tracks()
     err = _cents_error(tracks[-1], "full")
     assert err < 1.0, f"full recompute vs shipped full: median |error| {err:.1f} cents"
+
+
+def test_many_in_parallel_equals_serial(tmp_path):
+    """get_or_compute_many: hits read, duplicates computed once, 2 spawned workers == one process, bit for bit."""
+    xs = [_tone(150.0, 0.6), _tone(220.0, 0.4), _tone(150.0, 0.6), _tone(300.0, 0.5)]
+    serial = F0Cache(dirs=[tmp_path / "serial"])
+    ref = [serial.get_or_compute(x, TINY) for x in xs]
+    par = F0Cache(dirs=[tmp_path / "par"])
+    par.get_or_compute(xs[1], TINY)                                   # one hit before the batch
+    got = par.get_or_compute_many(xs, TINY, workers=2, progress=False)
+    assert (par.hits, par.misses) == (1, 3)                           # xs[0] == xs[2]: computed once
+    for (f0, per), (rf0, rper) in zip(got, ref):
+        assert f0.tobytes() == rf0.tobytes() and per.tobytes() == rper.tobytes()
+    assert sorted(p.name for p in (tmp_path / "par").glob("*.npz")) == \
+        sorted(p.name for p in (tmp_path / "serial").glob("*.npz"))
+    again = F0Cache(dirs=[tmp_path / "par"]).get_or_compute_many(xs, TINY, workers=2, progress=False)
+    assert all(a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes() for a, b in zip(again, got))
