@@ -313,6 +313,7 @@ class Gate(Section):
     surrogate: Literal["sigmoid", "ste"]
     surrogate_slope: PosFloat
     budget_weight: NonNegFloat
+    budget: Literal["per_block", "global"]        # per_block: every block meets the target | global: one budget
 
 
 class Model(Section):
@@ -336,11 +337,16 @@ class Joint(Section):
 
 
 DEVICE_RE = r"^(auto|cpu|cuda(:\d+)?)$"
+REPLICATE_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")   # as bench/train.py
 
 
 class Train(Section):
     epochs: PosInt
     epochs_gated: Optional[PosInt]
+    patience: Optional[PosInt]                    # early stopping: epochs without a lower valid loss (None: never)
+    select: Literal["best_valid", "last"]         # model.pt = epoch with the lowest valid loss | the last epoch
+    replicate_seeds: list[typing.Annotated[int, Field(ge=1)]]   # extra seeds k: levels <level>_seed<k>
+    replicate_levels: list[Name]                  # gated levels replicated (static is, whenever seeds are given)
     init_gated_from: Optional[Name]
     joint: Joint
     batch_size: PosInt
@@ -468,7 +474,13 @@ class Params(Section):
         if bad:
             raise _fail(f"{bad[0]!r} is not allowed: level names use letters, digits and _ (folder and DVC "
                         "stage names)", "levels")
-        gated = sorted(k for k, v in lv.items() if v < 1.0)
+        # seed replicates <base>_seed<k> (bench/train.py parse_level): same keep as their base, not gated_levels
+        reps = {k: m.group("base") for k in lv for m in [REPLICATE_RE.match(k)] if m and m.group("base") in lv}
+        for r, b in reps.items():
+            if lv[r] != lv[b]:
+                raise _fail(f"{lv[r]} is not allowed: a seed replicate keeps its base level's keep "
+                            f"(levels.{b} = {lv[b]})", f"levels.{r}")
+        gated = sorted(k for k, v in lv.items() if v < 1.0 and k not in reps)
         for i, g in enumerate(self.gated_levels):
             if g not in lv:
                 raise _fail(f"{g!r} is not a level in `levels` {sorted(lv)}{_did_you_mean(g, lv, quote=True)}",
@@ -476,7 +488,18 @@ class Params(Section):
             if lv[g] >= 1.0:
                 raise _fail(f"{g!r} has keep {lv[g]}: gated levels must have keep < 1", f"gated_levels[{i}]")
         if sorted(self.gated_levels) != gated:
-            raise _fail(f"{self.gated_levels} must list exactly the levels with keep < 1: {gated}", "gated_levels")
+            raise _fail(f"{self.gated_levels} must list exactly the levels with keep < 1 that are not seed "
+                        f"replicates: {gated}", "gated_levels")
+        seeds = self.train.replicate_seeds
+        for i, b in enumerate(self.train.replicate_levels):
+            if b not in self.gated_levels:
+                raise _fail(f"{b!r} is not a gated level (gated_levels: {self.gated_levels})"
+                            f"{_did_you_mean(b, self.gated_levels, quote=True)}", f"train.replicate_levels[{i}]")
+        bases = (["static"] if seeds else []) + list(self.train.replicate_levels)
+        want = sorted(f"{b}_seed{k}" for b in bases for k in seeds)
+        if sorted(reps) != want:
+            raise _fail(f"must list exactly the seed replicates {want} (train.replicate_seeds x [static] + "
+                        f"train.replicate_levels); found {sorted(reps)}", "levels")
         for i, j in enumerate(self.train.joint.levels):
             if j not in self.gated_levels:
                 raise _fail(f"{j!r} is not a gated level (gated_levels: {self.gated_levels})"
@@ -718,4 +741,8 @@ def params_hash(p: dict) -> str:
 
 
 def add_params_arg(parser: argparse.ArgumentParser) -> None:
+    """The options every stage shares: ``--params FILE`` and ``--no-progress`` (:mod:`datagen.cliflags`)."""
+    from datagen.cliflags import add_progress_arg
+
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    add_progress_arg(parser)
