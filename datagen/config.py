@@ -524,26 +524,34 @@ class Params(Section):
         return self
 
 
-# Which params keys each `sebench` stage reads (dotted prefixes; grep of the code at this commit). This is
-# what DVC's `params:` of each stage should list; `train` for a gated level also reads `levels.<level>`.
+# Which params keys each `sebench` stage reads to make its outputs (grep of the code; keys that change no output
+# byte, such as workers / num_threads / device, are left out). This is what DVC's `params:` of each stage
+# should list. `train_static` / `train` (gated, DVC foreach) also read `levels.<level>`, the gated ones
+# `levels.<train.init_gated_from>`; `enhance` reads `levels.<level>`. Known wider reads (issue 15, item 5):
+# labels hashes the whole params into dataset_info.json and the card; train hashes the whole `train` and
+# `model` sections into its resume fingerprint and the whole params into train_summary.json.
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "corpus": ("seed", "frames.sample_rate_hz", "paths.corpus_dir", "corpus"),
-    "plan": ("seed", "frames.sample_rate_hz", "frames.hop_length", "paths.corpus_dir", "paths.plan_dir", "plan",
-             "corpus.sources", "paired"),
-    "render": ("frames", "paths.plan_dir", "paths.corpus_dir", "paths.dataset_dir", "render.workers",
-               "labels.vad", "paired"),
-    "labels": ("seed", "frames", "paths.plan_dir", "paths.corpus_dir", "paths.dataset_dir", "paths.reports_dir",
-               "labels"),
-    "train": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "levels", "gated_levels", "train"),
-    "enhance": ("frames", "paths.dataset_dir", "paths.models_dir", "paths.enhanced_dir", "model", "levels",
-                "enhance", "train.device", "train.num_threads"),
+    "plan": ("seed", "frames.sample_rate_hz", "frames.hop_length", "paths.corpus_dir", "paths.plan_dir", "plan"),
+    "render": ("frames", "paths.plan_dir", "paths.corpus_dir", "paths.dataset_dir", "labels.vad", "paired"),
+    "labels": ("profile", "seed", "frames", "paths.plan_dir", "paths.corpus_dir", "paths.dataset_dir",
+               "paths.reports_dir", "labels"),
+    "train_static": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "train.epochs",
+                     "train.batch_size", "train.crop_s", "train.lr", "train.lr_min", "train.loss_mag_weight",
+                     "train.grad_clip_norm", "train.patience", "train.select"),
+    "train": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "train.epochs", "train.epochs_gated",
+              "train.init_gated_from", "train.joint", "train.batch_size", "train.crop_s", "train.lr", "train.lr_min",
+              "train.loss_mag_weight", "train.grad_clip_norm", "train.patience", "train.select"),
+    "enhance": ("frames", "paths.dataset_dir", "paths.models_dir", "paths.enhanced_dir", "enhance"),
     "score": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.scores_dir", "paths.reports_dir",
-              "levels", "score"),
+              "levels", "score.metrics", "score.bootstrap_n", "score.snr_bins_db", "score.dnsmos_max_utts",
+              "score.bootstrap_clusters", "report.bootstrap_seed"),
     "probe": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.probes_dir", "paths.reports_dir",
-              "levels", "probe"),
+              "levels", "probe", "score.bootstrap_clusters", "report.bootstrap_seed"),
     "baselines": ("seed", "frames", "paths.dataset_dir", "paths.baselines_dir", "paths.reports_dir", "labels.f0",
                   "baselines", "report.bootstrap_seed"),
-    "report": ("profile", "seed", "paths", "levels", "train.joint", "report"),
+    "report": ("profile", "seed", "frames.sample_rate_hz", "frames.hop_length", "paths", "levels", "train.joint.levels",
+               "score.bootstrap_clusters", "report"),
 }
 
 
