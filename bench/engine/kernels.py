@@ -1,0 +1,372 @@
+"""numba kernels of the streaming engine: one STFT frame in, one enhanced frame out.
+
+Data layout (built by :class:`bench.engine.stream.StreamingEngine`; ``nb`` blocks, F bins, B bottleneck,
+H hidden, k taps). Weights, float32, blocks stacked so that the kernels index them directly (no array
+views are created per frame: a numba view costs a reference-count round trip):
+
+  wf (F, B), bf (B,)       front 1x1 conv, transposed     wb (B, F), bb (F,)   back 1x1 conv, transposed
+  w1 (nb, H, B)            first 1x1 conv, row c = channel c (gathered rows)
+  w1t (nb, B, H)           the same, transposed (dense path)
+  w2t (nb, H, B)           second 1x1 conv, transposed: row c = column c of W2 (gathered columns)
+  vh (nb, V_DW + k, H)     per-channel vectors: conv1 bias, norm1 w/b, depthwise bias, norm2 w/b, taps
+  b2 (nb, B)               second 1x1 conv bias
+  sc (nb, 4)               eps1, PReLU1 slope, eps2, PReLU2 slope
+  gw (nb, L, Imax, Omax)   gate layers, transposed (in, out), zero padded; gb (nb, L, Omax); gdim (L, 2)
+  geo (nb, N_GEO) int64    per block: kernel, dilation, span, right contexts, ring lengths (``E_*``)
+
+State (zeroed by ``reset``): xr (nb, RX, B) block-input rings, ar (nb, RA, H) depthwise rings (post-gate
+activations, zeros for skipped channels), kr (nb, RK, H) int32 active-index rings with counts
+kc (nb, RK), sr (RS, 2, F) delayed input spectra, wk (N_WK, W) scratch rows, cnt (2,) int64 =
+[frames fed, end frame T (-1 while open)].
+
+Pipeline: block ``k`` receives ``x_k(t_in)``, decides its gate for ``t_g = t_in - GR`` from the moving
+average over its last ``pool_frames`` inputs (the causal and the centred window both end at ``t_in``),
+computes the first 1x1 conv, norm and PReLU of the active channels of ``t_g`` into the depthwise ring, and
+emits frame ``t_out = t_g - DR`` (DR = the depthwise conv's right context). Frames past the end
+(``pad``) are the model's zero padding: zeros enter the rings, nothing is computed for them.
+
+Floating point: float32 throughout, as the PyTorch model. Only the inner-product helpers marked
+``fastmath=_FM`` may reassociate sums and fuse multiply-adds (so LLVM vectorises them, as any BLAS
+does); no flag that alters NaN/Inf handling or approximates functions is used.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bench.engine._jit import njit
+
+F32 = np.float32
+_FM = {"reassoc", "contract"}      # summation order / FMA only (see module docstring)
+
+# rows of vh
+V_B1, V_G1, V_BE1, V_DWB, V_G2, V_BE2, V_DW = 0, 1, 2, 3, 4, 5, 6
+# columns of geo
+E_K, E_DIL, E_SPAN, E_DR, E_GR, E_RX, E_RA, E_RK = 0, 1, 2, 3, 4, 5, 6, 7
+N_GEO = 8
+# rows of the scratch wk
+W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1 = 0, 1, 2, 3, 4, 5, 6
+N_WK = 7
+
+
+# ---------------------------------------------------------------- inner products (vectorised)
+@njit(fastmath=_FM)
+def _axpy_rows(w, k, n, m, v, y):
+    """y[:m] += w[k, :n, :m].T @ v[:n]  (w (nb, N, M): n row-axpys, 4 at a time, vectorised over m)."""
+    j = 0
+    while j + 4 <= n:
+        v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
+        for i in range(m):
+            y[i] += (w[k, j, i] * v0 + w[k, j + 1, i] * v1) + (w[k, j + 2, i] * v2 + w[k, j + 3, i] * v3)
+        j += 4
+    while j < n:
+        vj = v[j]
+        for i in range(m):
+            y[i] += w[k, j, i] * vj
+        j += 1
+
+
+@njit(fastmath=_FM)
+def _axpy_rows2(w, n, m, v, y):
+    """As :func:`_axpy_rows` for a 2-D w (N, M)."""
+    j = 0
+    while j + 4 <= n:
+        v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
+        for i in range(m):
+            y[i] += (w[j, i] * v0 + w[j + 1, i] * v1) + (w[j + 2, i] * v2 + w[j + 3, i] * v3)
+        j += 4
+    while j < n:
+        vj = v[j]
+        for i in range(m):
+            y[i] += w[j, i] * vj
+        j += 1
+
+
+@njit(fastmath=_FM)
+def _axpy_gather(w, k, idx, n, m, v, y):
+    """y[:m] += sum_i w[k, idx[i], :m] * v[i] for i < n (gathered rows, compact v), 4 at a time."""
+    i = 0
+    while i + 4 <= n:
+        c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
+        v0, v1, v2, v3 = v[i], v[i + 1], v[i + 2], v[i + 3]
+        for o in range(m):
+            y[o] += (w[k, c0, o] * v0 + w[k, c1, o] * v1) + (w[k, c2, o] * v2 + w[k, c3, o] * v3)
+        i += 4
+    while i < n:
+        c0 = idx[i]
+        v0 = v[i]
+        for o in range(m):
+            y[o] += w[k, c0, o] * v0
+        i += 1
+
+
+@njit(fastmath=_FM)
+def _dot_gather(w, k, idx, n, m, x, bias, out):
+    """out[i] = bias[idx[i]] + w[k, idx[i], :m] . x[:m] for i < n (gathered rows), 4 rows at a time."""
+    i = 0
+    while i + 4 <= n:
+        c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
+        s0 = s1 = s2 = s3 = F32(0.0)
+        for j in range(m):
+            xj = x[j]
+            s0 += w[k, c0, j] * xj
+            s1 += w[k, c1, j] * xj
+            s2 += w[k, c2, j] * xj
+            s3 += w[k, c3, j] * xj
+        out[i], out[i + 1], out[i + 2], out[i + 3] = bias[c0] + s0, bias[c1] + s1, bias[c2] + s2, bias[c3] + s3
+        i += 4
+    while i < n:
+        c0 = idx[i]
+        s0 = F32(0.0)
+        for j in range(m):
+            s0 += w[k, c0, j] * x[j]
+        out[i] = bias[c0] + s0
+        i += 1
+
+
+@njit(fastmath=_FM)
+def _mean_var(v, n):
+    """(mean, biased variance) of v[:n] (two passes, as the model)."""
+    s = F32(0.0)
+    for i in range(n):
+        s += v[i]
+    mean = s / F32(n)
+    q = F32(0.0)
+    for i in range(n):
+        d = v[i] - mean
+        q += d * d
+    return mean, q / F32(n)
+
+
+# ---------------------------------------------------------------- elementwise parts (no flags)
+@njit
+def _norm_act_dense(v, n, g, be, eps, slope):
+    """In place on v[:n] (all channels): LayerNorm over channels, affine g/be, PReLU."""
+    mean, var = _mean_var(v, n)
+    r = F32(1.0) / np.sqrt(var + eps)
+    for c in range(n):
+        y = (v[c] - mean) * r * g[c] + be[c]
+        v[c] = y if y >= F32(0.0) else slope * y
+
+
+@njit
+def _norm_act_gather(v, idx, n, g, be, eps, slope):
+    """In place on compact v[:n] (channels idx[:n]): LayerNorm over them, affine g/be[idx], PReLU."""
+    mean, var = _mean_var(v, n)
+    r = F32(1.0) / np.sqrt(var + eps)
+    for i in range(n):
+        c = idx[i]
+        y = (v[i] - mean) * r * g[c] + be[c]
+        v[i] = y if y >= F32(0.0) else slope * y
+
+
+@njit
+def _gate_scores(gw, gb, gdim, k, pooled, h0, h1):
+    """Gate MLP of block k on pooled (B,): 1x1 layers, ReLU between; returns the row holding the scores."""
+    nl = gdim.shape[0]
+    src = pooled
+    dst = h0
+    for li in range(nl):
+        nin, nout = gdim[li, 0], gdim[li, 1]
+        dst = h0 if li % 2 == 0 else h1
+        for o in range(nout):
+            dst[o] = gb[k, li, o]
+        j = 0
+        while j + 4 <= nin:       # inlined _axpy_rows on the 4-D gw (one layer of block k)
+            v0, v1, v2, v3 = src[j], src[j + 1], src[j + 2], src[j + 3]
+            for o in range(nout):
+                dst[o] += (gw[k, li, j, o] * v0 + gw[k, li, j + 1, o] * v1) + \
+                          (gw[k, li, j + 2, o] * v2 + gw[k, li, j + 3, o] * v3)
+            j += 4
+        while j < nin:
+            vj = src[j]
+            for o in range(nout):
+                dst[o] += gw[k, li, j, o] * vj
+            j += 1
+        if li < nl - 1:
+            for o in range(nout):
+                if dst[o] < F32(0.0):
+                    dst[o] = F32(0.0)
+        src = dst
+    return dst
+
+
+@njit
+def engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool,
+                xr, ar, kr, kc, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
+    """Feed one frame; returns the index of the frame written to ``out``/``mask_out``, or -1.
+
+    frame (F,) complex64 (ignored when ``pad``: a frame past the end of the utterance);
+    skip: evaluate the gates, compute the active channels only; else every channel and no gate;
+    forced (T, nb, H) uint8 replaces the gates' decisions when its first dimension is > 0;
+    glog (T, nb, H) uint8 receives the decisions when its first dimension is > 0;
+    out (F,) complex64 enhanced spectrum and mask_out (F,) float32 mask of the returned frame.
+    """
+    nF, nB = wf.shape[0], wf.shape[1]
+    nb, nH = w1.shape[0], w1.shape[1]
+    n = cnt[0]
+    if pad and cnt[1] < 0:
+        cnt[1] = n
+    T = cnt[1]
+    cnt[0] = n + 1
+    x, y, feats, h, pooled, h0, h1 = wk[W_X], wk[W_Y], wk[W_FEAT], wk[W_H], wk[W_POOL], wk[W_G0], wk[W_G1]
+    use_forced = forced.shape[0] > 0
+    log = glog.shape[0] > 0
+    rs = sr.shape[0]
+
+    # ---- front-end: |X| ** c -> 1x1 conv F->B -> ReLU; X kept for the delayed output
+    if not pad:
+        for f in range(nF):
+            re, im = frame[f].real, frame[f].imag
+            feats[f] = np.sqrt(re * re + im * im) ** cexp
+        for i in range(nB):
+            x[i] = bf[i]
+        _axpy_rows2(wf, nF, nB, feats, x)
+        for i in range(nB):
+            if x[i] < F32(0.0):
+                x[i] = F32(0.0)
+        s = n % rs
+        for f in range(nF):
+            sr[s, 0, f] = frame[f].real
+            sr[s, 1, f] = frame[f].imag
+
+    # ---- blocks
+    t_in = n
+    for k in range(nb):
+        if t_in < 0:
+            return -1
+        span, dr, gr, kk, dil = geo[k, E_SPAN], geo[k, E_DR], geo[k, E_GR], geo[k, E_K], geo[k, E_DIL]
+        rx, ra, rk = geo[k, E_RX], geo[k, E_RA], geo[k, E_RK]
+        s = t_in % rx
+        if T < 0 or t_in < T:
+            for i in range(nB):
+                xr[k, s, i] = x[i]
+        else:
+            for i in range(nB):
+                xr[k, s, i] = F32(0.0)
+
+        # -- gate and first half (conv1, norm1, PReLU) for frame t_g
+        t_g = t_in - gr
+        if t_g >= 0:
+            sa = t_g % ra
+            if T < 0 or t_g < T:
+                sx = t_g % rx
+                sk = t_g % rk
+                na = 0
+                if not skip:
+                    na = nH
+                elif use_forced:
+                    for c in range(nH):           # branch-free compaction
+                        kr[k, sk, na] = c
+                        na += 1 if forced[t_g, k, c] != 0 else 0
+                else:
+                    for i in range(nB):
+                        pooled[i] = F32(0.0)
+                    for j in range(pool - 1, -1, -1):     # oldest first; frames < 0 are zeros
+                        tt = t_in - j
+                        if tt >= 0:
+                            st = tt % rx
+                            for i in range(nB):
+                                pooled[i] += xr[k, st, i]
+                    for i in range(nB):
+                        pooled[i] = pooled[i] / F32(pool)
+                    scores = _gate_scores(gw, gb, gdim, k, pooled, h0, h1)
+                    for c in range(nH):           # branch-free compaction (decisions are unpredictable)
+                        kr[k, sk, na] = c
+                        na += 1 if scores[c] > F32(0.0) else 0
+                kc[k, sk] = na
+                if log and t_g < glog.shape[0]:
+                    if skip:
+                        for i in range(na):
+                            glog[t_g, k, kr[k, sk, i]] = 1
+                    else:
+                        for c in range(nH):
+                            glog[t_g, k, c] = 1
+                xg = xr[k, sx]
+                arow = ar[k, sa]
+                if not skip:
+                    for c in range(nH):
+                        arow[c] = vh[k, V_B1, c]
+                    _axpy_rows(w1t, k, nB, nH, xg, arow)
+                    _norm_act_dense(arow, nH, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
+                else:
+                    for c in range(nH):
+                        arow[c] = F32(0.0)
+                    if na > 0:
+                        kidx = kr[k, sk]
+                        _dot_gather(w1, k, kidx, na, nB, xg, vh[k, V_B1], h)
+                        _norm_act_gather(h, kidx, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
+                        for i in range(na):
+                            arow[kidx[i]] = h[i]
+            else:
+                for c in range(nH):
+                    ar[k, sa, c] = F32(0.0)       # past the end: the model's zero padding
+
+        # -- second half (depthwise, norm2, PReLU, conv2 + residual) for frame t_out
+        t_out = t_g - dr
+        if t_out < 0:
+            return -1
+        if not (T < 0 or t_out < T):
+            t_in = t_out                           # a padding frame for the next block
+            continue
+        sk = t_out % rk
+        na = kc[k, sk]
+        base = t_g - span                          # frame of the oldest tap
+        sx = t_out % rx
+        for i in range(nB):
+            y[i] = xr[k, sx, i] + b2[k, i]
+        if not skip:
+            for c in range(nH):
+                h[c] = vh[k, V_DWB, c]
+            for j in range(kk):
+                st = (base + j * dil) % ra
+                for c in range(nH):
+                    h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
+            _norm_act_dense(h, nH, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
+            _axpy_rows(w2t, k, nH, nB, h, y)
+        elif na > 0:
+            kidx = kr[k, sk]
+            for i in range(na):
+                h[i] = vh[k, V_DWB, kidx[i]]
+            for j in range(kk):
+                st = (base + j * dil) % ra
+                for i in range(na):
+                    c = kidx[i]
+                    h[i] += vh[k, V_DW + j, c] * ar[k, st, c]
+            _norm_act_gather(h, kidx, na, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
+            _axpy_gather(w2t, k, kidx, na, nB, h, y)
+        for i in range(nB):
+            x[i] = y[i]
+        t_in = t_out
+
+    # ---- back-end for frame t_in: 1x1 conv B->F, sigmoid, mask the delayed spectrum
+    if t_in < 0 or not (T < 0 or t_in < T):
+        return -1
+    for f in range(nF):
+        mask_out[f] = bb[f]
+    _axpy_rows2(wb, nB, nF, x, mask_out)
+    s = t_in % rs
+    for f in range(nF):
+        m = F32(1.0) / (F32(1.0) + np.exp(-mask_out[f]))
+        mask_out[f] = m
+        out[f] = np.complex64(complex(sr[s, 0, f] * m, sr[s, 1, f] * m))
+    return t_in
+
+
+@njit
+def engine_run(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool,
+               xr, ar, kr, kc, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
+    """Whole utterance through :func:`engine_step`: frames (T, F) complex64, then ``lookahead`` pad
+    frames; out (T, F) complex64, masks (T, F) float32. Returns the number of frames written."""
+    nT = frames.shape[0]
+    o = np.empty(frames.shape[1], np.complex64)
+    mo = np.empty(frames.shape[1], np.float32)
+    done = 0
+    for t in range(nT + lookahead):
+        r = engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool,
+                        xr, ar, kr, kc, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
+                        forced, glog, o, mo)
+        if r >= 0:
+            out[r] = o
+            masks[r] = mo
+            done += 1
+    return done

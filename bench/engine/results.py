@@ -1,0 +1,28 @@
+"""Read ``reports/benchmarks/engine.json`` (written by ``benchmarks/bench_engine.py``)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from datagen.errors import SebenchError
+
+
+class BenchmarkFileError(SebenchError, ValueError):
+    """The engine benchmark JSON is missing keys or malformed."""
+
+
+def load_benchmark(path: str | Path, config: str = "small") -> dict[str, float]:
+    """``{level: cpu_time_saving}`` of ``config``'s rows: 1 - skipping/dense time per frame (median, 1 thread).
+
+    The static level, if measured, is 0.0 (its dense time is the reference). Raises
+    :class:`FileNotFoundError` or :class:`BenchmarkFileError` naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no engine benchmark (run benchmarks/bench_engine.py)")
+    try:
+        d = json.loads(path.read_text())
+        rows = d["rows"]
+        return {str(r["level"]): float(r["cpu_time_saving"]) for r in rows if r["config"] == config}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise BenchmarkFileError(f"{path}: not an engine benchmark file ({type(e).__name__}: {e})") from None

@@ -1,0 +1,197 @@
+"""Compiled frame-by-frame Conv-FSENet with DynCP gates: saved MACs as saved CPU time.
+
+:class:`StreamingEngine` copies a :class:`bench.models.fsenet.ConvFSENet`'s weights into flat float32
+buffers and runs the numba kernel :func:`bench.engine.kernels.engine_step` once per STFT frame: one
+complex frame (F,) in, one enhanced frame (F,) out. With ``skip=True`` each block's gate is evaluated
+first and only its active channels are computed (gathered rows of the first 1x1 conv, depthwise taps,
+gathered columns of the second 1x1 conv; norm statistics over the active channels, as the model's
+:class:`~bench.models.fsenet.MaskedChannelNorm`). ``skip=False`` is the dense reference: the same kernel
+with every channel active and no gate (the static model's computation).
+
+Look-ahead. A causal model needs none: the frame that enters is the frame that leaves. A non-causal
+model's centred windows read future frames; block ``k`` outputs frame ``t`` once its input has reached
+``t + GR + DR`` frames, where ``GR = pool_frames - 1 - (pool_frames - 1) // 2`` is the gate's centred
+moving-average right half (0 without gates) and ``DR = (k - 1) * d - ((k - 1) * d) // 2`` the right half
+of its depthwise padding. The engine buffers these frames: its output lags its input by
+``lookahead_frames = sum_k (GR + DR)`` frames (:meth:`StreamingEngine.latency_ms`), on top of the STFT's own
+framing. :meth:`StreamingEngine.flush` feeds the model's zero padding after the last frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench.engine import kernels as K
+from bench.models.fsenet import ConvFSENet
+from datagen.errors import SebenchError
+
+
+class EngineError(SebenchError, ValueError):
+    """Bad engine input (shape, dtype, mode)."""
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().float().numpy()
+
+
+class StreamingEngine:
+    """Frame-by-frame inference of a trained :class:`ConvFSENet` (weights copied; eval only).
+
+    ``skip=True``: gates first, active channels only (a static model then needs ``forced`` masks in
+    :meth:`run`); ``skip=False``: every channel, no gate. Per-frame use::
+
+        eng = StreamingEngine(model)
+        for X_t in frames:              # (F,) complex64 STFT frames, model.stft's grid
+            r = eng.step(X_t)           # None during the look-ahead, else (t, enhanced (F,), mask (F,))
+        tail = eng.flush()              # the last lookahead_frames frames
+    """
+
+    def __init__(self, model: ConvFSENet, skip: bool = True):
+        cfg = model.cfg
+        self.cfg, self.skip = cfg, bool(skip)
+        self.gated = model.gates is not None
+        F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
+        pool = int(cfg.gate.pool_frames) if self.gated else 1
+        w1 = np.zeros((nb, H, B), np.float32)
+        w2t = np.zeros((nb, H, B), np.float32)
+        vh = np.zeros((nb, K.V_DW + kk, H), np.float32)
+        b2 = np.zeros((nb, B), np.float32)
+        sc = np.zeros((nb, 4), np.float32)
+        geo = np.zeros((nb, K.N_GEO), np.int64)
+        for k, blk in enumerate(model.blocks):
+            if blk.act1.weight.numel() != 1 or blk.act2.weight.numel() != 1 or blk.kernel != kk:
+                raise EngineError("engine supports the model's blocks: one shared PReLU slope, cfg.kernel taps")
+            w1[k] = _np(blk.conv1.weight[:, :, 0])
+            w2t[k] = _np(blk.conv2.weight[:, :, 0]).T
+            vh[k, K.V_B1], vh[k, K.V_DWB] = _np(blk.conv1.bias), _np(blk.dwconv.bias)
+            vh[k, K.V_G1], vh[k, K.V_BE1] = _np(blk.norm1.weight), _np(blk.norm1.bias)
+            vh[k, K.V_G2], vh[k, K.V_BE2] = _np(blk.norm2.weight), _np(blk.norm2.bias)
+            vh[k, K.V_DW:] = _np(blk.dwconv.weight[:, 0, :]).T                # (k, H)
+            b2[k] = _np(blk.conv2.bias)
+            sc[k] = [blk.norm1.eps, float(blk.act1.weight.detach()), blk.norm2.eps, float(blk.act2.weight.detach())]
+            span = (blk.kernel - 1) * blk.dilation
+            dr = blk.padding[1]
+            gr = 0 if (cfg.causal or not self.gated) else pool - 1 - (pool - 1) // 2
+            geo[k] = [blk.kernel, blk.dilation, span, dr, gr, max(pool, gr + dr + 1), span + 1, dr + 1]
+        if self.gated:
+            layers0 = model.gates[0].layers
+            gdim = np.array([[lay.in_channels, lay.out_channels] for lay in layers0], np.int64)
+            gw = np.zeros((nb, len(gdim), gdim[:, 0].max(), gdim[:, 1].max()), np.float32)
+            gb = np.zeros((nb, len(gdim), gdim[:, 1].max()), np.float32)
+            for k, gate in enumerate(model.gates):
+                for li, lay in enumerate(gate.layers):
+                    w = _np(lay.weight[:, :, 0])                                # (out, in)
+                    gw[k, li, :w.shape[1], :w.shape[0]] = w.T
+                    gb[k, li, :w.shape[0]] = _np(lay.bias)
+        else:
+            gdim = np.zeros((0, 2), np.int64)
+            gw, gb = np.zeros((nb, 0, 1, 1), np.float32), np.zeros((nb, 0, 1), np.float32)
+        self.block_lookahead = [int(g[K.E_GR] + g[K.E_DR]) for g in geo]
+        self.lookahead_frames = int(sum(self.block_lookahead))
+        wdim = max(F_, B, H, int(gdim[:, 1].max()) if len(gdim) else 1)
+        self._weights = (
+            np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
+            np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
+            np.float32(cfg.compress_exponent), w1, np.ascontiguousarray(w1.transpose(0, 2, 1)), w2t, vh, b2, sc,
+            gw, gb, gdim, geo, int(pool))
+        self._state = (
+            np.zeros((nb, int(geo[:, K.E_RX].max()), B), np.float32),
+            np.zeros((nb, int(geo[:, K.E_RA].max()), H), np.float32),
+            np.zeros((nb, int(geo[:, K.E_RK].max()), H), np.int32),
+            np.zeros((nb, int(geo[:, K.E_RK].max())), np.int32),
+            np.zeros((self.lookahead_frames + 1, 2, F_), np.float32),
+            np.zeros((K.N_WK, wdim), np.float32),
+            np.zeros(2, np.int64))
+        self._args = self._weights + self._state
+        self._no_masks = np.zeros((0, nb, H), np.uint8)
+        self._out = np.empty(F_, np.complex64)
+        self._mask = np.empty(F_, np.float32)
+        self.reset()
+
+    # ------------------------------------------------------------------ properties
+    def latency_ms(self, sample_rate_hz: int = 16000) -> dict:
+        """Algorithmic latency: STFT framing (one window, n_fft samples) + buffered look-ahead, in ms."""
+        hop_ms = 1e3 * self.cfg.hop_length / sample_rate_hz
+        stft_ms = 1e3 * self.cfg.n_fft / sample_rate_hz
+        la = self.lookahead_frames * hop_ms
+        return dict(lookahead_frames=self.lookahead_frames, lookahead_ms=la, stft_window_ms=stft_ms,
+                    algorithmic_ms=stft_ms + la)
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget every frame (zero rings: the model's zero padding before frame 0)."""
+        for a in self._state:
+            a[...] = 0
+        self._state[-1][1] = -1
+
+    def _check_mode(self, forced) -> None:
+        if self.skip and not self.gated and forced is None:
+            raise EngineError("a static model has no gates: skip=True needs forced masks (T, n_blocks, H)")
+        if forced is not None and not self.skip:
+            raise EngineError("forced masks need skip=True (skip=False computes every channel)")
+
+    # ------------------------------------------------------------------ per frame
+    def step(self, frame: np.ndarray):
+        """One STFT frame (F,) complex64 -> None (look-ahead still filling) or (t, enhanced (F,), mask (F,)).
+
+        The returned arrays are reused by the next call; copy them to keep them."""
+        self._check_mode(None)
+        if frame.dtype != np.complex64 or frame.shape != (self.cfg.n_bins,):
+            raise EngineError(f"frame must be ({self.cfg.n_bins},) complex64, got {frame.shape} {frame.dtype}")
+        t = K.engine_step(*self._args, frame, False, self.skip, self._no_masks, self._no_masks, self._out,
+                          self._mask)
+        return None if t < 0 else (int(t), self._out, self._mask)
+
+    def step_raw(self, frame: np.ndarray) -> int:
+        """:meth:`step` without checks or tuple (for timing loops): returns the output frame index or -1."""
+        return K.engine_step(*self._args, frame, False, self.skip, self._no_masks, self._no_masks, self._out,
+                             self._mask)
+
+    def flush(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """End of the utterance: the look-ahead frames still held, as (t, enhanced, mask) copies."""
+        res = []
+        for _ in range(self.lookahead_frames):
+            t = K.engine_step(*self._args, self._out, True, self.skip, self._no_masks, self._no_masks, self._out,
+                              self._mask)
+            if t >= 0:
+                res.append((int(t), self._out.copy(), self._mask.copy()))
+        return res
+
+    # ------------------------------------------------------------------ whole utterance
+    def run(self, spec, forced=None, return_gates: bool = False):
+        """Utterance spectrum (F, T) complex -> (enhanced (F, T) complex64, mask (F, T) float32, gates).
+
+        Frame by frame inside one compiled call (reset first, flushed at the end). ``forced`` (T, n_blocks,
+        H) bool/0-1 replaces the gates' decisions (as ``ConvFSENet(forced_gates=...)``); ``gates`` is the
+        (T, n_blocks, H) bool array of decisions used if ``return_gates`` else None.
+        """
+        self._check_mode(forced)
+        spec = np.asarray(spec.detach().cpu() if isinstance(spec, torch.Tensor) else spec)
+        if spec.ndim != 2 or spec.shape[0] != self.cfg.n_bins or spec.shape[1] < 1:
+            raise EngineError(f"spec must be ({self.cfg.n_bins}, T>=1), got {spec.shape}")
+        T = spec.shape[1]
+        nb, H = self.cfg.n_blocks, self.cfg.hidden
+        fm = self._no_masks
+        if forced is not None:
+            fm = np.asarray(forced.detach().cpu() if isinstance(forced, torch.Tensor) else forced)
+            if fm.shape != (T, nb, H):
+                raise EngineError(f"forced masks must be {(T, nb, H)}, got {fm.shape}")
+            fm = np.ascontiguousarray(fm != 0, dtype=np.uint8)
+        glog = np.zeros((T, nb, H), np.uint8) if return_gates else self._no_masks
+        frames = np.ascontiguousarray(spec.T, dtype=np.complex64)
+        out = np.zeros((T, self.cfg.n_bins), np.complex64)
+        masks = np.zeros((T, self.cfg.n_bins), np.float32)
+        self.reset()
+        done = K.engine_run(*self._args, frames, self.lookahead_frames, self.skip, fm, glog, out, masks)
+        self.reset()
+        if done != T:
+            raise RuntimeError(f"engine wrote {done} of {T} frames")   # a bug, not a user error
+        return out.T, masks.T, (glog.astype(bool) if return_gates else None)
+
+    def enhance(self, model: ConvFSENet, noisy: torch.Tensor, forced=None) -> torch.Tensor:
+        """Waveform (n,) -> enhanced (n,): ``model.stft`` -> :meth:`run` -> ``model.istft``."""
+        with torch.no_grad():
+            spec = model.stft(noisy[None])[0]
+        enh, _, _ = self.run(spec, forced)
+        with torch.no_grad():
+            return model.istft(torch.from_numpy(np.ascontiguousarray(enh))[None], noisy.shape[-1])[0]
