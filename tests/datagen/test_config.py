@@ -220,3 +220,14 @@ def test_datagen_imports_nothing_from_bench():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{f.relative_to(REPO)}: {n}" for n in names if n == "bench" or n.startswith("bench.")]
     assert not offenders, offenders
+
+
+def test_every_stage_command_validates_first(tmp_path, capsys):
+    """`sebench <command> --params bad.yaml` for every command that runs on params: exit 2, the one line."""
+    from bench.cli import COMMANDS, NO_PARAMS_CHECK, main
+
+    bad = _write(tmp_path, _rename(("train", "epochs"), "epocs"))
+    for name in sorted(set(COMMANDS) - NO_PARAMS_CHECK):
+        assert main([name, "--params", str(bad)]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"sebench {name}: {bad}: unknown key train.epocs (did you mean train.epochs?)"], (name, err)
