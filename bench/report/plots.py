@@ -80,7 +80,8 @@ def place_labels(ax, xs, ys, texts, fontsize: float = 9.5, color=None) -> list:
     """Annotate points (data coords) without label-label or label-point overlap, inside the axes.
 
     Greedy: each label takes the first candidate offset (8 directions x 3 radii) whose text box overlaps no
-    placed label, no marker and stays inside the axes; if none is free, the least-overlapping one.
+    placed label, no marker, no data line (errorbars included) and stays inside the axes; if none is free,
+    the least-overlapping one.
     Hand-written because adjustText is not in requirements.lock; call after the axes' limits are final.
     Returns the Annotation artists.
     """
@@ -93,6 +94,15 @@ def place_labels(ax, xs, ys, texts, fontsize: float = 9.5, color=None) -> list:
     from matplotlib.transforms import Bbox
 
     obstacles = [Bbox.from_extents(px - pr, py - pr, px + pr, py + pr) for px, py in pts]
+    lines = []   # data lines (trade-off lines, CI bars): sampled every ~3 px, labels should not cover them
+    for ln in ax.get_lines():
+        if ln.get_transform() != ax.transData or len(ln.get_xdata()) < 2:
+            continue
+        xy = ax.transData.transform(np.column_stack([ln.get_xdata(), ln.get_ydata()]).astype(float))
+        for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:]):
+            n = int(max(abs(x1 - x0), abs(y1 - y0)) / 3) + 2
+            lines += [Bbox.from_extents(x - 1, y - 1, x + 1, y + 1)
+                      for x, y in zip(np.linspace(x0, x1, n), np.linspace(y0, y1, n)) if np.isfinite(x + y)]
     placed, out = [], []
     for (x, y), t in sorted(zip(zip(xs, ys), texts), key=lambda z: (z[0][0], z[0][1])):
         best = None
@@ -103,7 +113,7 @@ def place_labels(ax, xs, ys, texts, fontsize: float = 9.5, color=None) -> list:
                             fontsize=fontsize, color=color, annotation_clip=False)
             a.set_in_layout(False)
             bb = a.get_window_extent(r)
-            cost = sum(_overlap(bb, o) for o in placed + obstacles)
+            cost = sum(_overlap(bb, o) for o in placed + obstacles) + 0.5 * sum(_overlap(bb, o) for o in lines)
             outside = (max(ax_box.x0 - bb.x0, 0) + max(bb.x1 - ax_box.x1, 0)
                        + max(ax_box.y0 - bb.y0, 0) + max(bb.y1 - ax_box.y1, 0)) * bb.height
             cost += outside
@@ -238,7 +248,6 @@ def make_paired(lb: pd.DataFrame, joint_levels=(), reference: str = "static"):
                 series = [(k, {"gain_retained_pesq_wb": "PESQ-wb", "gain_retained_stoi": "STOI"}[k], c, m)
                           for k, c, m in zip(gains, ("tab:green", "tab:purple"), ("D", "^"))]
                 ax.axhline(1, color="k", lw=0.8, ls="--", label="all of static's gain kept (1)")
-                ax.axhline(0, color="gray", lw=0.8, ls=":", label="no gain over noisy (0)")
                 ax.set_ylabel("gain retained (level − noisy) / (static − noisy)")
                 ax.set_title("Gain over noisy retained")
             for i, (k, name, c, m) in enumerate(series):
