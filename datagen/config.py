@@ -372,10 +372,16 @@ class Enhance(Section):
     pesq_check: bool
 
 
+# score.metrics names (bench/score/metrics.py METRIC_INFO, plus ``dnsmos`` = its four outputs; kept in sync by
+# tests/datagen/test_config.py): a new metric is added there and here
+SCORE_METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
+                 "dnsmos_p808")
+
+
 class Score(Section):
     workers: PosInt
     bootstrap_n: PosInt
-    metrics: list[Name] = Field(min_length=1)
+    metrics: list[Literal[SCORE_METRICS]] = Field(min_length=1)   # type: ignore[valid-type]
     dnsmos_max_utts: Optional[NonNegInt]
     snr_bins_db: list[float] = Field(min_length=1)
     bootstrap_clusters: Optional[list[Name]] = None   # None: bench/score/bootstrap.py CLUSTER_COLUMNS
@@ -749,8 +755,9 @@ def params_hash(p: dict) -> str:
 
 
 def add_params_arg(parser: argparse.ArgumentParser) -> None:
-    """The options every stage shares: ``--params FILE`` and ``--no-progress`` (:mod:`datagen.cliflags`)."""
-    from datagen.cliflags import add_progress_arg
+    """What every stage parser shares: ``--params FILE``, ``--no-progress``, a plain-text description
+    (:mod:`datagen.cliflags`)."""
+    from datagen.cliflags import setup_stage_parser
 
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    add_progress_arg(parser)
+    setup_stage_parser(parser)

@@ -231,3 +231,15 @@ def test_every_stage_command_validates_first(tmp_path, capsys):
         assert main([name, "--params", str(bad)]) == 2, name
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"sebench {name}: {bad}: unknown key train.epocs (did you mean train.epochs?)"], (name, err)
+
+
+def test_schema_name_lists_match_the_stages():
+    """The schema's closed name lists are the ones the stages accept (datagen cannot import bench)."""
+    from bench.probes.cli import DEFAULTS
+    from bench.score.metrics import ALL_METRICS
+    from datagen.config import PROBE_CONTROLS, SCORE_METRICS, VAD_KEYS
+    from datagen.vad import RULES
+
+    assert set(SCORE_METRICS) == set(ALL_METRICS) | {"dnsmos"}
+    assert set(PROBE_CONTROLS) == set(DEFAULTS["controls"])
+    assert set(VAD_KEYS) == set(RULES)
