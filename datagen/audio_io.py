@@ -1,8 +1,8 @@
 """Robust audio input: every source file of the suite is read (or validated) through this module.
 
 Bad input never surfaces as a raw numpy/soundfile traceback: it raises :class:`AudioInputError` naming
-the file and the problem (missing, unreadable/corrupt, unsupported format, empty, NaN/Inf, silent,
-too short). Accepted quirks are fixed and recorded in :class:`AudioInfo`: another sample rate is
+the file and the problem (missing, unreadable/corrupt, truncated (fewer frames than the header
+declares), unsupported format, empty, NaN/Inf, silent, too short). Accepted quirks are fixed and recorded in :class:`AudioInfo`: another sample rate is
 resampled with soxr (HQ), several channels are down-mixed (mean).
 
 Readers: soundfile (libsndfile) for WAV/FLAC/OGG, resampling: soxr. Versions are recorded in
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -136,6 +137,102 @@ def validate_samples(path, x: np.ndarray, sr: int, min_duration_s: float, silenc
     return _peak_dbfs(peak)
 
 
+def wav_data_shortfall(f) -> tuple[int, int, int] | None:
+    """For a RIFF/RIFX/RF64 WAVE stream ``f`` (binary, seekable): ``(declared_bytes, present_bytes,
+    block_align)`` of its ``data`` chunk when fewer bytes are present than the header declares, else None.
+
+    libsndfile silently shortens such a file to the bytes present (``sf.info`` reports the shorter
+    length), so a truncated WAV would pass as a shorter clip; this reads the chunk sizes itself (the
+    standard-library ``wave`` module rejects float/extensible WAVs). Streaming placeholders (size 0 or
+    0xFFFFFFFF: length unknown) are not judged."""
+    f.seek(0, io.SEEK_END)
+    size = f.tell()
+    f.seek(0)
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    end = ">" if head[:4] == b"RIFX" else "<"
+    pos, block_align, ds64_data = 12, 0, None
+    while pos + 8 <= size:
+        f.seek(pos)
+        cid, n = struct.unpack(end + "4sI", f.read(8))
+        if cid == b"ds64" and n >= 16:
+            ds64_data = struct.unpack("<QQ", f.read(16))[1]
+        elif cid == b"fmt " and n >= 14:
+            block_align = struct.unpack(end + "HIIH", f.read(12))[3]
+        elif cid == b"data":
+            if head[:4] == b"RF64" and n == 0xFFFFFFFF and ds64_data is not None:
+                n = ds64_data
+            elif n in (0, 0xFFFFFFFF):
+                return None
+            present = size - (pos + 8)
+            return (n, present, block_align) if present < n else None
+        pos += 8 + n + (n & 1)
+    return None
+
+
+def _truncation_reason(fmt: str, declared_frames: int, read_frames: int, sr: int, detail: str = "",
+                       failed: bool = False) -> str:
+    got = (f"decoding failed after {read_frames} frames ({read_frames / sr:.3f} s)" if failed else
+           f"only {read_frames} ({read_frames / sr:.3f} s) present")
+    return (f"truncated or header-inconsistent {fmt} file: header says {declared_frames} frames "
+            f"({declared_frames / sr:.3f} s), {got}" + (f" ({detail})" if detail else ""))
+
+
+def _decodable_frames(src) -> int:
+    """How many frames decode before the first error (reads ``src`` again in 4096-frame blocks)."""
+    if not isinstance(src, str):
+        src.seek(0)
+    got = 0
+    try:
+        with sf.SoundFile(src) as snd:
+            while n := len(snd.read(4096, dtype="float32", always_2d=True)):
+                got += n
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
+        pass
+    return got
+
+
+def _read_stream(name, src, head: bytes) -> tuple[np.ndarray, int, str, str]:
+    """Decode all of ``src`` (a path string or a binary file object) -> (n, ch) float32, rate, format, subtype.
+
+    A file holding fewer frames than its header declares is refused: WAV by its data chunk size vs the bytes
+    present (:func:`wav_data_shortfall`), FLAC/OGG by the header's frame count vs the frames decoded (a
+    decoding error after a good header counts as truncation when frames are missing)."""
+    try:
+        snd = sf.SoundFile(src)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as e:
+        raise _open_error(name, head, e) from None
+    with snd:
+        sr, fmt, subtype, declared = int(snd.samplerate), snd.format, snd.subtype, int(snd.frames)
+        try:
+            x = snd.read(dtype="float32", always_2d=True)
+            err = None
+        except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as e:
+            err = e
+    if err is not None:
+        got = _decodable_frames(src)
+        if got < declared:
+            d = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise AudioInputError(name, _truncation_reason(fmt, declared, got, sr, f"libsndfile: {d}", failed=True))
+        raise _open_error(name, head, err) from None
+    if fmt == "WAV":   # libsndfile reports the frames present, not the header's: read the chunk sizes
+        if isinstance(src, str):
+            with open(src, "rb") as f:
+                short = wav_data_shortfall(f)
+        else:
+            short = wav_data_shortfall(src)
+        if short is not None:
+            n_decl, n_present, align = short
+            align = align or max(1, n_present // max(len(x), 1))
+            raise AudioInputError(name, _truncation_reason(
+                "WAV", n_decl // align, n_present // align, sr,
+                f"data chunk declares {n_decl} bytes, {n_present} present"))
+    if len(x) < declared:
+        raise AudioInputError(name, _truncation_reason(fmt, declared, len(x), sr))
+    return x, sr, fmt, subtype
+
+
 def _read_file(path: Path) -> tuple[np.ndarray, int, str, str]:
     """All samples (n, ch) float32 + rate, format, subtype; domain errors only."""
     _check_path(path)
@@ -144,13 +241,7 @@ def _read_file(path: Path) -> tuple[np.ndarray, int, str, str]:
             head = f.read(12)
     except OSError as e:
         raise AudioInputError(path, f"cannot open ({e.strerror or e})") from None
-    try:
-        with sf.SoundFile(str(path)) as snd:
-            sr, fmt, subtype = int(snd.samplerate), snd.format, snd.subtype
-            x = snd.read(dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as e:
-        raise _open_error(path, head, e) from None
-    return x, sr, fmt, subtype
+    return _read_stream(path, str(path), head)
 
 
 def scan_audio(path: str | os.PathLike, min_duration_s: float = 0.0,
@@ -209,11 +300,8 @@ def decode_bytes(name: str, data: bytes) -> tuple[np.ndarray, int]:
     """Decode an in-memory WAV/FLAC/OGG blob -> (float32 (n, ch), rate); domain errors name ``name``."""
     if not data:
         raise AudioInputError(name, "empty audio bytes")
-    try:
-        x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise _open_error(name, bytes(data[:12]), e) from None
-    return x, int(sr)
+    x, sr, _, _ = _read_stream(name, io.BytesIO(data), bytes(data[:12]))
+    return x, sr
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

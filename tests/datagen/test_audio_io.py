@@ -151,3 +151,95 @@ def test_conform_invariants(sr, n, ch, seed):
     assert abs(y.size - n * 16000 / sr) <= 1
     assert info.resampled == (sr != 16000) and info.downmixed == (ch > 1)
     assert info.orig_n_samples == n and info.orig_channels == ch
+
+
+# ------------------------------------------------------------------ truncated / header-inconsistent files
+
+def _truncate(src, dst, keep_frac=0.5):
+    b = src.read_bytes()
+    dst.write_bytes(b[: int(len(b) * keep_frac)])
+    return dst
+
+
+@pytest.mark.parametrize("subtype,bytes_per_frame", [("PCM_16", 2), ("FLOAT", 4)])
+def test_truncated_wav_is_refused_not_shortened(tmp_path, subtype, bytes_per_frame):
+    """libsndfile reads a WAV cut in half as a clip of half the length (sf.info agrees); it must be refused."""
+    full = write(tmp_path / "full.wav", tone(11, 2.0), subtype=subtype)
+    cut = _truncate(full, tmp_path / "cut.wav")
+    assert sf.info(str(cut)).frames < 32000                  # what libsndfile alone reports: a shorter clip
+    reason = _err(cut).reason
+    assert reason.startswith("truncated or header-inconsistent WAV file: header says 32000 frames (2.000 s), only ")
+    assert f"data chunk declares {32000 * bytes_per_frame} bytes" in reason
+    with pytest.raises(AudioInputError, match="truncated"):
+        scan_audio(cut)
+    with pytest.raises(AudioInputError, match=r"^hf:cut: truncated or header-inconsistent WAV"):
+        decode_bytes("hf:cut", cut.read_bytes())
+    assert load_audio(full)[0].size == 32000                  # the intact file is fine
+
+
+def test_wav_with_chunks_after_data_is_not_truncated(tmp_path):
+    """Bytes after the data chunk (a LIST chunk) are normal: only fewer bytes than declared is refused."""
+    import struct
+
+    b = bytearray(wav_bytes(tone(12, 0.5)))
+    info = b"INFOISFT\x05\x00\x00\x00test\x00\x00"
+    b += b"LIST" + struct.pack("<I", len(info)) + info
+    b[4:8] = struct.pack("<I", len(b) - 8)
+    p = tmp_path / "list.wav"
+    p.write_bytes(bytes(b))
+    assert load_audio(p)[0].size == 8000
+
+
+def test_truncated_flac_is_refused(tmp_path):
+    full = write(tmp_path / "full.flac", tone(13, 3.0))
+    for frac in (0.3, 0.6, 0.95):
+        reason = _err(_truncate(full, tmp_path / f"cut{frac}.flac", frac)).reason
+        assert reason.startswith("truncated or header-inconsistent FLAC file: header says 48000 frames (3.000 s), "), reason
+        assert "decoding failed after" in reason or "present" in reason
+
+
+def test_flac_with_a_longer_header_than_its_frames_is_refused(tmp_path):
+    """STREAMINFO total samples larger than the audio present, without a decoding error: fewer frames read."""
+    full = write(tmp_path / "full.flac", tone(14, 1.0))
+    b = bytearray(full.read_bytes())
+    # STREAMINFO: 4-byte block header after "fLaC", then 10 bytes, then 4 bits of channels/bps + 36-bit total
+    off = 4 + 4 + 10
+    packed = int.from_bytes(b[off:off + 8], "big")
+    total = packed & ((1 << 36) - 1)
+    assert total == 16000
+    b[off:off + 8] = ((packed & ~((1 << 36) - 1)) | 32000).to_bytes(8, "big")
+    p = tmp_path / "long_header.flac"
+    p.write_bytes(bytes(b))
+    reason = _err(p).reason
+    assert reason.startswith("truncated or header-inconsistent FLAC file: header says 32000 frames (2.000 s)"), reason
+
+
+def test_truncated_file_lands_in_rejects_csv(tmp_path):
+    """The corpus stage records a truncated clip in rejects.csv with the reason, and keeps the good ones."""
+    import pandas as pd
+
+    from datagen.corpus import build_corpus
+
+    root = tmp_path / "noise"
+    for cls in ("hum", "fan"):
+        for i in range(3):
+            write(root / cls / f"{cls}_{i}.wav", tone(20 + i + 5 * len(cls), 1.0))
+    _truncate(root / "fan" / "fan_0.wav", root / "fan" / "fan_cut.wav")
+    _truncate(write(root / "hum" / "hum_x.flac", tone(40, 2.0)), root / "hum" / "hum_cut.flac")
+    (root / "hum" / "hum_x.flac").unlink()
+    speech = tmp_path / "speech"
+    for spk in ("a", "b", "c"):
+        write(speech / spk / f"{spk}.wav", tone(50 + ord(spk), 1.0))
+    p = {"seed": 0, "frames": {"sample_rate_hz": 16000}, "paths": {"corpus_dir": str(tmp_path / "corpus")},
+         "corpus": {"sources": [{"type": "folder", "kind": "noise", "root": str(root)},
+                                {"type": "folder", "kind": "speech", "root": str(speech), "name": "speech"}],
+                    "min_duration_s": 0.1, "speech_split": {"valid": ["b"], "test": ["c"]},
+                    "procedural": {"clips_per_class": {"train": 0, "valid": 0, "test": 0}}}}
+    build_corpus(p, progress=False)
+    rej = pd.read_csv(tmp_path / "corpus" / "rejects.csv")
+    reasons = dict(zip(rej["path"].map(lambda s: s.rsplit("/", 1)[-1]), rej["reason"]))
+    assert sorted(reasons) == ["fan_cut.wav", "hum_cut.flac"]
+    assert reasons["fan_cut.wav"].startswith("truncated or header-inconsistent WAV file: header says 16000 frames")
+    assert reasons["hum_cut.flac"].startswith("truncated or header-inconsistent FLAC file: header says 32000 frames")
+    m = pd.read_parquet(tmp_path / "corpus" / "manifest.parquet")
+    assert len(m) == 6 + 3 and not m["path"].str.contains("_cut").any()
