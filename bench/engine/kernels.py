@@ -44,8 +44,12 @@ V_B1, V_G1, V_BE1, V_DWB, V_G2, V_BE2, V_DW = 0, 1, 2, 3, 4, 5, 6
 E_K, E_DIL, E_SPAN, E_DR, E_GR, E_RX, E_RA, E_RK = 0, 1, 2, 3, 4, 5, 6, 7
 N_GEO = 8
 # rows of the scratch wk
-W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1 = 0, 1, 2, 3, 4, 5, 6
-N_WK = 7
+W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1, W_FULL = 0, 1, 2, 3, 4, 5, 6, 7
+N_WK = 8
+#: above this fraction of active channels the first 1x1 conv is computed densely (all rows, vectorised
+#: axpy) and the active rows picked: cheaper than gathered row dot products there (measured break-even
+#: about 0.7 on AVX2, see benchmarks/bench_engine.py)
+DENSE_CONV1_ABOVE = 0.75
 
 
 # ---------------------------------------------------------------- inner products (vectorised)
@@ -293,7 +297,15 @@ def engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, ge
                         arow[c] = F32(0.0)
                     if na > 0:
                         kidx = kr[k, sk]
-                        _dot_gather(w1, k, kidx, na, nB, xg, vh[k, V_B1], h)
+                        if na > DENSE_CONV1_ABOVE * nH:
+                            full = wk[W_FULL]
+                            for c in range(nH):
+                                full[c] = vh[k, V_B1, c]
+                            _axpy_rows(w1t, k, nB, nH, xg, full)
+                            for i in range(na):
+                                h[i] = full[kidx[i]]
+                        else:
+                            _dot_gather(w1, k, kidx, na, nB, xg, vh[k, V_B1], h)
                         _norm_act_gather(h, kidx, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
                         for i in range(na):
                             arow[kidx[i]] = h[i]

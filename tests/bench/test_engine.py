@@ -1,0 +1,171 @@
+"""Compiled streaming engine == the PyTorch model's masked forward (dense and skipping, causal and
+non-causal with buffered look-ahead, random and trained gates, forced masks)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bench.engine import EngineError, StreamingEngine, load_benchmark
+from bench.engine.results import BenchmarkFileError
+from bench.models.fsenet import ConvFSENet, FSENetConfig
+
+torch.set_num_threads(1)
+TOL = 1e-5   # float32: the model's conv1d and the engine sum in different orders
+
+
+def _model(causal: bool, gated: bool = True, seed: int = 0, selective: bool = True) -> ConvFSENet:
+    torch.manual_seed(seed)
+    cfg = FSENetConfig(bottleneck=16, hidden=24, stacks=2, blocks_per_stack=3, causal=causal, gated=gated)
+    m = ConvFSENet(cfg).eval()
+    if gated and selective:          # gates around half open instead of all-open at init
+        with torch.no_grad():
+            for g in m.gates:
+                g.layers[-1].bias.zero_()
+    return m
+
+
+def _audio(seed: int = 1, n: int = 16000 * 2) -> torch.Tensor:
+    """2 s of a harmonic tone with an envelope plus noise (some structure for the gates to follow)."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(n) / 16000.0
+    env = 0.5 * (1 + torch.sin(2 * torch.pi * 1.5 * t))
+    tone = sum(torch.sin(2 * torch.pi * 180.0 * h * t) / h for h in range(1, 6))
+    return (0.1 * env * tone + 0.03 * torch.randn(n, generator=g))[None]
+
+
+def _ref(m, x, forced=None):
+    """(spec (F, T), model mask (F, T), model gates (T, nb, H) bool or None)."""
+    with torch.no_grad():
+        spec = m.stft(x)
+        fg = None if forced is None else torch.as_tensor(forced).permute(1, 2, 0)[None].float()
+        mask, gates, _, _ = m.mask_from_features(m.features(spec), fg)
+    g = None if gates is None else gates[0].permute(2, 0, 1).bool().numpy()
+    return spec[0], mask[0].numpy(), g
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_skipping_reproduces_gates_and_output(causal):
+    m, x = _model(causal), _audio()
+    spec, ref, gates = _ref(m, x)
+    assert 0.2 < gates.mean() < 0.8
+    enh, mask, used = StreamingEngine(m, skip=True).run(spec, return_gates=True)
+    assert np.array_equal(used, gates)
+    assert np.abs(mask - ref).max() < TOL
+    assert np.abs(enh - (spec.numpy() * ref)).max() < TOL * float(spec.abs().max())
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_dense_equals_all_channels(causal):
+    """skip=False computes every channel without gates: the model with all-ones masks / a static model."""
+    m = _model(causal)
+    x = _audio(2)
+    spec, _, g = _ref(m, x)
+    _, ref, _ = _ref(m, x, np.ones_like(g))
+    _, mask, _ = StreamingEngine(m, skip=False).run(spec)
+    assert np.abs(mask - ref).max() < TOL
+    s = _model(causal, gated=False)
+    spec, ref, _ = _ref(s, x)
+    _, mask, _ = StreamingEngine(s, skip=False).run(spec)
+    assert np.abs(mask - ref).max() < TOL
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("density", [0.3, 0.9])       # 0.9: the dense-first-conv branch (DENSE_CONV1_ABOVE)
+def test_forced_masks(causal, density):
+    m, x = _model(causal, gated=False), _audio(3)
+    spec, _, _ = _ref(m, x)
+    T = spec.shape[1]
+    forced = np.random.default_rng(4).random((T, m.n_blocks, m.cfg.hidden)) < density
+    forced[3] = False                       # a frame with every channel skipped
+    forced[5] = True                        # and a fully dense one
+    _, ref, _ = _ref(m, x, forced)
+    _, mask, used = StreamingEngine(m, skip=True).run(spec, forced, return_gates=True)
+    assert np.array_equal(used, forced)
+    assert np.abs(mask - ref).max() < TOL
+
+
+def test_trained_gates():
+    """Gates trained (briefly, with the budget loss) on structured audio: decisions and output reproduced."""
+    from bench.train import step_losses
+
+    m = _model(causal=True, selective=False, seed=5)
+    m.train()
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    x = torch.cat([_audio(s, 16000) for s in range(4)])
+    clean = x - 0.03 * torch.randn(x.shape, generator=torch.Generator().manual_seed(9))
+    for _ in range(25):
+        loss, _, _, _ = step_losses(m, x, clean, 0.5, {"loss_mag_weight": 0.7}, 1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m.eval()
+    spec, ref, gates = _ref(m, _audio(7))
+    assert 0.1 < gates.mean() < 0.95
+    _, mask, used = StreamingEngine(m, skip=True).run(spec, return_gates=True)
+    assert np.array_equal(used, gates)
+    assert np.abs(mask - ref).max() < TOL
+
+
+def test_streaming_step_and_lookahead():
+    """Non-causal: outputs lag by the buffered look-ahead; step + flush == run == the model."""
+    m, x = _model(causal=False), _audio(6)
+    eng = StreamingEngine(m, skip=True)
+    cfg = m.cfg
+    P = cfg.gate.pool_frames
+    expect = sum((P - 1 - (P - 1) // 2) + (d * (cfg.kernel - 1) - d * (cfg.kernel - 1) // 2) for d in cfg.dilations)
+    assert eng.lookahead_frames == expect
+    lat = eng.latency_ms()
+    assert lat["lookahead_ms"] == pytest.approx(expect * 16.0) and lat["algorithmic_ms"] > lat["lookahead_ms"]
+    spec, ref, _ = _ref(m, x)
+    frames = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
+    got = {}
+    for t, fr in enumerate(frames):
+        r = eng.step(fr)
+        if t < expect:
+            assert r is None
+        else:
+            assert r[0] == t - expect
+            got[r[0]] = r[2].copy()
+    for t, _, mk in eng.flush():
+        got[t] = mk
+    assert sorted(got) == list(range(len(frames)))
+    mask = np.stack([got[t] for t in range(len(frames))], 1)
+    assert np.abs(mask - ref).max() < TOL
+    assert StreamingEngine(_model(causal=True)).lookahead_frames == 0
+
+
+def test_enhance_waveform():
+    m, x = _model(causal=True), _audio(8)
+    with torch.no_grad():
+        ref = m(x).enhanced[0]
+    y = StreamingEngine(m).enhance(m, x[0])
+    assert y.shape == ref.shape and float((y - ref).abs().max()) < TOL
+
+
+def test_bad_input():
+    s = _model(causal=True, gated=False)
+    spec, _, _ = _ref(s, _audio())
+    with pytest.raises(EngineError, match="forced masks"):
+        StreamingEngine(s, skip=True).run(spec)
+    with pytest.raises(EngineError, match="forced masks must be"):
+        StreamingEngine(s, skip=True).run(spec, np.ones((3, 6, 24), bool))
+    with pytest.raises(EngineError, match="skip=True"):
+        StreamingEngine(s, skip=False).run(spec, np.ones((spec.shape[1], 6, 24), bool))
+    with pytest.raises(EngineError, match="complex64"):
+        StreamingEngine(_model(True)).step(np.zeros(257, np.float32))
+
+
+def test_load_benchmark(tmp_path):
+    p = tmp_path / "engine.json"
+    p.write_text(json.dumps({"rows": [{"config": "small", "level": "keep50", "cpu_time_saving": 0.21},
+                                      {"config": "paper", "level": "keep50", "cpu_time_saving": 0.3}]}))
+    assert load_benchmark(p) == {"keep50": 0.21}
+    assert load_benchmark(p, "paper") == {"keep50": 0.3}
+    with pytest.raises(FileNotFoundError, match="no engine benchmark"):
+        load_benchmark(tmp_path / "none.json")
+    p.write_text("{}")
+    with pytest.raises(BenchmarkFileError, match="engine.json"):
+        load_benchmark(p)
