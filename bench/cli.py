@@ -26,10 +26,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    """The installed package's version (pyproject ``version``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dyncp-sebench")
+    except PackageNotFoundError:   # run from a source tree that was never pip-installed
+        import re
+        from pathlib import Path
+
+        text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+        return re.search(r'^version\s*=\s*"([^"]+)"', text, re.M).group(1)
+
+
 def _usage() -> str:
-    lines = ["usage: sebench <command> [options]", "", "commands:"]
+    lines = ["usage: sebench [--version] <command> [options]", "", "commands:"]
     lines += [f"  {name:<14}{help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "sebench <command> --help for a command's options"]
+    lines += ["", "sebench <command> --help for a command's options; every command accepts --no-progress (no bars),",
+              "prints its elapsed time and sums up its warnings in one line."]
     return "\n".join(lines)
 
 
@@ -51,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"sebench {_version()}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"sebench: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
@@ -66,8 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
             if Path(_params_file(rest)).is_file():
                 check_params_file(_params_file(rest))
-        module = importlib.import_module(COMMANDS[name][0])
-        return int(module.cli(rest) or 0)
+        if {"-h", "--help"} & set(rest):
+            return int(importlib.import_module(COMMANDS[name][0]).cli(rest) or 0)
+        from bench.stagerun import StageRun
+
+        with StageRun(name) as run:   # elapsed time + one-line warning summary on stderr
+            module = importlib.import_module(COMMANDS[name][0])
+            run.rc = int(module.cli(rest) or 0)
+        return run.rc
     except SebenchError as e:   # bad params / bad input: one line, no traceback
         print(f"sebench {name}: {e}", file=sys.stderr)
         return 2

@@ -212,7 +212,6 @@ def cli(argv: list[str]) -> int:
     add_params_arg(ap)
     ap.add_argument("--level", required=True, help="pruning level name (a key of params levels)")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
-    ap.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     a = ap.parse_args(argv)
     params = load_params(a.params)
     try:

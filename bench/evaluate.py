@@ -267,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="sebench evaluate", description=__doc__.split("\n")[0].strip("`"))
     add_params_arg(ap)
     ap.add_argument("--paired-dir", required=True, type=Path, help="root of the noisy/clean pairs")
-    ap.add_argument("--levels", nargs="+", help="levels to evaluate (default: every params level with a model.pt)")
+    from datagen.cliflags import add_levels_arg
+
+    add_levels_arg(ap, help="levels to evaluate (default: every params level with a model.pt)")
     ap.add_argument("--models-dir", type=Path, help="trained models, <dir>/<level>/model.pt (default paths.models_dir)")
     ap.add_argument("--system", action="append", default=[], metavar="NAME=DIR",
                     help="an external system: folder of enhanced .wav named like the noisy files")
@@ -280,7 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--bootstrap-n", type=int, help="bootstrap resamples (default score.bootstrap_n)")
     ap.add_argument("--limit", type=int, help="only the first N pairs by file name (quick checks)")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device for enhancement")
-    ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
 
@@ -331,7 +332,7 @@ def run(args, params: dict, log=print) -> dict[str, Path]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
         raise EvaluateError("--device cuda: no CUDA device available")
-    summaries = enhance_pairs(pairs, models, out / "enhanced", sr, hop, device, progress=not args.quiet)
+    summaries = enhance_pairs(pairs, models, out / "enhanced", sr, hop, device, progress=not args.no_progress)
     for lv, s in summaries.items():
         s["set_sha256"] = digest
         _atomic_text(out / "enhanced" / lv / "summary.json", json.dumps(s, indent=2) + "\n")
@@ -345,8 +346,8 @@ def run(args, params: dict, log=print) -> dict[str, Path]:
                     ("--limit", args.limit)):
         if v:
             argv += [flag, str(v)]
-    if args.quiet:
-        argv.append("--quiet")
+    if args.no_progress:
+        argv.append("--no-progress")
     sargs = score_cli.build_parser().parse_args(argv)
     try:
         written = score_cli.run(sargs, params)

@@ -84,7 +84,9 @@ def render(profile: str, base_path: str | Path = "params.yaml") -> str:
 
 
 def cli(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sebench profile", description=__doc__.split("\n")[0])
+    from datagen.cliflags import plain_help
+
+    ap = argparse.ArgumentParser(prog="sebench profile", description=plain_help(__doc__.split("\n")[0]))
     ap.add_argument("profile", help="profile name (profiles/<name>.yaml) or a path to a profile file")
     ap.add_argument("--base", default="params.yaml", help="params to overlay onto (default params.yaml)")
     ap.add_argument("--out", default="params.yaml", help="where to write (default params.yaml; - for stdout)")

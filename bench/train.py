@@ -471,7 +471,6 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
     ap.add_argument("--stop-after-epochs", type=int, default=None,
                     help="leave after this many epochs in this invocation (checkpoint kept; rerun resumes)")
-    ap.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     a = ap.parse_args(argv)
     params = load_params(a.params)
     try:

@@ -210,7 +210,6 @@ def build_corpus(params: dict, progress: bool = True) -> dict:
 def cli(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="sebench corpus", description=__doc__.split("\n")[0])
     add_params_arg(ap)
-    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     try:
         params = load_params(args.params)

@@ -294,7 +294,9 @@ def report_md(summary: pd.DataFrame, head: dict, c_star_all: dict, notes: list[s
 def cli(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="sebench probe", description=__doc__.splitlines()[0])
     add_params_arg(ap)
-    ap.add_argument("--levels", nargs="*", help="subset of gated levels (default: all with keep < 1)")
+    from datagen.cliflags import add_levels_arg
+
+    add_levels_arg(ap, help="subset of gated levels (default: all with keep < 1)")
     ap.add_argument("--no-plots", action="store_true", help="skip figures (t-SNE is the slow one)")
     args = ap.parse_args(argv)
     p = load_params(args.params)

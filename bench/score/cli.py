@@ -25,7 +25,8 @@ import pandas as pd
 
 from bench.params import add_params_arg, load_params
 from bench.score import bootstrap as B
-from bench.score.external import dataset_utterances, match_system_files, paired_folder, parse_system_arg
+from bench.score.external import (dataset_utterances, external_run_dir, match_system_files, paired_folder,
+                                  parse_system_arg)
 from bench.score.metrics import METRIC_INFO, expand_metrics
 from bench.score.runner import RESAMPLE_METHOD, Task, attach_noisy, score_tasks
 
@@ -116,7 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--bootstrap-n", type=int, help="bootstrap resamples (default score.bootstrap_n)")
     ap.add_argument("--limit", type=int, help="score only the first N utterances (quick checks)")
     ap.add_argument("--no-resample", action="store_true", help="a file at another sample rate is an error")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
 
@@ -139,6 +139,9 @@ def run(args, p: dict) -> dict:
         utts = dataset_utterances(paths.get("dataset_dir", "data/dataset"), args.split)
         enh = Path(paths.get("enhanced_dir", "data/enhanced"))
         systems = {} if args.no_levels else {lv: enh / lv for lv in (p.get("levels") or {})}
+    external_mode = bool(args.system) and not args.out and not args.paired_dir
+    if external_mode and not args.no_levels:   # the levels' scores are tracked outputs: score only the reference
+        systems = {k: v for k, v in systems.items() if k == args.reference}
     for s in args.system:
         name, d = parse_system_arg(s)
         if name == NOISY or name in systems:
@@ -164,7 +167,7 @@ def run(args, p: dict) -> dict:
 
     design = None if args.paired_dir else cluster_design(paths.get("dataset_dir", "data/dataset"), args.split, utts,
                                                          sp.get("bootstrap_clusters"))
-    df = attach_noisy(score_tasks(tasks, workers, progress=not args.quiet), NOISY)
+    df = attach_noisy(score_tasks(tasks, workers, progress=not args.no_progress), NOISY)
     df["file"] = [_portable(f) for f in df["file"]]
     summary = B.summarize(df, n_boot, seed, METRIC_INFO, design)
     paired = B.paired_vs(df, args.reference, n_boot, seed, design)
@@ -172,6 +175,8 @@ def run(args, p: dict) -> dict:
 
     if args.out:
         out_tab = out_rep = Path(args.out)
+    elif external_mode:   # beside, never over, the DVC-tracked outputs; `sebench report` adds these rows
+        out_tab = out_rep = external_run_dir(paths, [parse_system_arg(s)[0] for s in args.system])
     else:
         out_tab, out_rep = Path(paths.get("scores_dir", "data/scores")), Path(paths.get("reports_dir", "reports"))
     written = {"per_utterance": out_tab / "per_utterance.parquet", "summary": out_rep / "scores_summary.csv",

@@ -1,0 +1,101 @@
+"""``sebench`` as a user meets it: --version, one progress flag and one level flag everywhere, plain help
+text, elapsed time per stage and one summary line for warnings (also from forked workers)."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+from bench.cli import COMMANDS, main
+from bench.stagerun import StageRun
+from datagen.cliflags import add_levels_arg, plain_help
+from datagen.config import add_params_arg
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_version_matches_pyproject(capsys):
+    assert main(["--version"]) == 0
+    want = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"sebench {want}"
+
+
+def _help(cmd: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "bench.cli", cmd, "--help"], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("cmd", sorted(COMMANDS))
+def test_every_command_help_is_plain_and_has_one_progress_flag(cmd):
+    text = _help(cmd)
+    assert not re.search(r"``|:(func|mod|class|data|meth):`", text), text
+    if cmd != "profile":
+        assert "--no-progress" in text and "--quiet" not in text
+        assert "--levels" not in text   # one level flag: --level (the plural is a hidden alias)
+
+
+def test_progress_flag_and_hidden_alias(monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    ap = argparse.ArgumentParser(description="``sebench x``: does :func:`y`")
+    add_params_arg(ap)
+    assert ap.description == "sebench x: does y"
+    assert ap.parse_args([]).no_progress is False
+    assert "TQDM_DISABLE" not in os.environ
+    assert ap.parse_args(["--quiet"]).no_progress is True
+    assert os.environ["TQDM_DISABLE"] == "1"
+    assert ap.parse_args(["--no-progress"]).no_progress is True
+
+
+def test_levels_flag_and_alias_accumulate():
+    ap = argparse.ArgumentParser()
+    add_levels_arg(ap, help="levels")
+    assert ap.parse_args([]).levels is None
+    assert ap.parse_args(["--level", "a", "b", "--levels", "c"]).levels == ["a", "b", "c"]
+
+
+def test_plain_help_strips_rest_roles():
+    assert plain_help("see :mod:`~datagen.f0` and ``x=1`` or `y`") == "see datagen.f0 and x=1 or y"
+
+
+def _warn_in_worker(i: int) -> int:
+    warnings.warn(f"Features [{i} {i + 1}] are constant.", UserWarning)
+    return i
+
+
+def test_stage_run_prints_elapsed_and_one_warning_line_counting_forked_workers(capsys):
+    with StageRun("demo") as run:
+        for i in range(5):
+            warnings.warn(f"Features [{i}] are constant.", UserWarning)
+        warnings.warn("something else", RuntimeWarning)
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as ex:
+            assert list(ex.map(_warn_in_worker, range(10))) == list(range(10))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith("sebench demo: 16 warnings of 3 kinds: UserWarning x10 ")
+    assert "UserWarning x5" in err[0] and "RuntimeWarning x1" in err[0]
+    assert re.fullmatch(r"sebench demo: done in \d+\.\d s", err[1])
+    assert run.elapsed_s > 0
+
+
+def test_stage_failure_is_reported_as_failed(capsys):
+    with StageRun("demo") as run:
+        run.rc = 2
+    assert "sebench demo: failed after" in capsys.readouterr().err
+
+
+def test_main_reports_elapsed_and_the_error_of_a_failing_stage(tmp_path, capsys):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("seed: [1\n")   # broken YAML: one clear error, no traceback, and the elapsed time
+    assert main(["plan", "--params", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.strip()][-1].startswith("sebench plan: ")
