@@ -81,3 +81,53 @@ def match_system_files(d: str | Path, utts: pd.DataFrame) -> dict[str, str | Non
         raise ValueError(f"{d}: {len(present)} .wav files but none matches an utterance "
                          f"(expected <mixture_id>.wav or the noisy file name, e.g. {utts['mixture_id'].iloc[0]}.wav)")
     return out
+
+
+# --- external systems beside the pipeline's outputs -------------------------------------------------------
+# `sebench score --system NAME=DIR` (no --out) must not overwrite the DVC-tracked score outputs, or the next
+# `dvc repro` would silently drop the added row. It writes under <scores_dir>/../scores_external/<NAMES>/
+# (data/ is not tracked by git, and no DVC stage declares the folder), and `sebench report` adds those rows.
+EXTERNAL_DIRNAME = "scores_external"
+
+
+def external_scores_root(paths: dict) -> Path:
+    """``data/scores_external`` for the default paths: a sibling of ``paths.scores_dir``."""
+    return Path(paths.get("scores_dir", "data/scores")).parent / EXTERNAL_DIRNAME
+
+
+def external_run_dir(paths: dict, names: list[str]) -> Path:
+    """Folder of one ``--system`` run: ``scores_external/<name>[+<name>...]`` (sorted names)."""
+    return external_scores_root(paths) / "+".join(sorted(names))
+
+
+def load_external(paths: dict, pipeline_systems: set[str]) -> dict[str, pd.DataFrame]:
+    """Rows of the external systems scored by earlier ``--system`` runs, ready to append to the pipeline's.
+
+    Returns ``{"summary", "paired", "per_utterance"}`` (empty dict when there is no external folder). Rows of
+    pipeline systems (``noisy``, the levels) are dropped: the tracked outputs own them. A system name found
+    in two run folders is an error naming both.
+    """
+    root = external_scores_root(paths)
+    if not root.is_dir():
+        return {}
+    parts: dict[str, list[pd.DataFrame]] = {"summary": [], "paired": [], "per_utterance": []}
+    seen: dict[str, Path] = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        f = d / "scores_summary.csv"
+        if not f.is_file():
+            continue
+        s = pd.read_csv(f)
+        if "system" not in s:
+            raise ValueError(f"{f}: no 'system' column (not written by sebench score)")
+        names = sorted(set(s["system"].astype(str)) - set(pipeline_systems))
+        for n in names:
+            if n in seen:
+                raise ValueError(f"external system {n!r} is scored in both {seen[n]} and {d}; delete one folder")
+            seen[n] = d
+        keep = lambda t: t[t["system"].astype(str).isin(names)]  # noqa: E731
+        parts["summary"].append(keep(s))
+        if (d / "scores_paired.csv").is_file():
+            parts["paired"].append(keep(pd.read_csv(d / "scores_paired.csv")))
+        if (d / "per_utterance.parquet").is_file():
+            parts["per_utterance"].append(keep(pd.read_parquet(d / "per_utterance.parquet")))
+    return {k: pd.concat(v, ignore_index=True) for k, v in parts.items() if v}
