@@ -172,7 +172,6 @@ def cli(argv: list[str]) -> int:
     add_params_arg(ap)
     ap.add_argument("--f0-workers", type=int, default=None,
                     help="processes for missing CREPE tracks (default: usable cores, at most 8; GPU: 1)")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     params = load_params(args.params)
     per_split = build_metadata(params, args.f0_workers, progress=not args.no_progress)

@@ -226,7 +226,21 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
         inp.design = _design(params, pu, p)
     else:
         inp.missing.append(f"{p} missing (run `sebench score`): gain retained, seed spread and cluster CIs n/a")
+    _add_external(inp, paths)
     return inp
+
+
+def _add_external(inp: Inputs, paths: dict) -> None:
+    """Append the rows of ``sebench score --system`` runs (``data/scores_external/*/``, untracked by DVC)."""
+    from bench.score.external import load_external
+
+    try:
+        ext = load_external(paths, {"noisy", *inp.levels})
+    except ValueError as e:
+        raise ReportInputError(str(e)) from e
+    for attr, key in (("scores", "summary"), ("paired", "paired"), ("per_utt", "per_utterance")):
+        if key in ext and getattr(inp, attr) is not None:
+            setattr(inp, attr, pd.concat([getattr(inp, attr), ext[key]], ignore_index=True))
 
 
 def _design(params: dict, per_utt: pd.DataFrame, source: Path):

@@ -73,10 +73,11 @@ def test_cli_dataset_mode_counts_failures(tmp_path, synth_ds, write_system):
     silent = root / meta.clean_path.iloc[0]
     sf.write(silent, np.zeros(int(meta.n_samples.iloc[0])), SR, subtype="PCM_16")
     params = _params(tmp_path, root, {"static": 1.0, "keep50": 0.5})
-    assert sebench(["score", "--params", str(params), "--quiet", "--system", f"ext={ext}"]) == 0
+    # --out: every system in one folder (without it, --system runs go to data/scores_external: tests/bench/test_cli_external.py)
+    rep = tmp_path / "out"
+    assert sebench(["score", "--params", str(params), "--quiet", "--system", f"ext={ext}", "--out", str(rep)]) == 0
 
-    rep = tmp_path / "reports"
-    per = pd.read_parquet(tmp_path / "scores" / "per_utterance.parquet")
+    per = pd.read_parquet(rep / "per_utterance.parquet")
     assert set(per.system) == {"noisy", "static", "keep50", "ext"} and len(per) == 4 * 4 * len(METRICS)
     assert {"noisy_value", "improvement", "reason", "status"} <= set(per.columns)
     f = per[per.mixture_id == meta.mixture_id.iloc[0]]
