@@ -58,7 +58,8 @@ def build_report(params: dict, out_dir: Path | None = None, html: bool = True, r
     prov = V.collect(params)
     lb = L.build(inp, prov, reference=reference)
     joint_df, joint_md = joint_comparison(params, inp, reports_dir)
-    extra = [s for s in [joint_md, L.baselines_section(reports_dir / "aux_baselines.csv")] if s]
+    extra = [s for s in [L.probes_section(inp.probes), joint_md,
+                         L.baselines_section(reports_dir / "aux_baselines.csv")] if s]
     stats_md = L.stats_note(lb, inp.design.describe() if inp.design is not None else None, inp.n_boot,
                             inp.boot_seed)
     written = write_leaderboard(lb, out, V.to_markdown(prov), extra, stats_md=stats_md)

@@ -59,8 +59,8 @@ class ClusterDesign:
         if not self.factors:
             return f"utterance bootstrap over {len(self.mixture_ids)} test mixtures"
         parts = ", ".join(f"{n} {k} clusters" for k, n in self.n_clusters.items())
-        return (f"two-way cluster (pigeonhole) bootstrap over source clips ({parts}; "
-                f"{len(self.mixture_ids)} test mixtures)")
+        kind = "two-way cluster (pigeonhole)" if len(self.factors) > 1 else "cluster"
+        return f"{kind} bootstrap over source clips ({parts}; {len(self.mixture_ids)} test mixtures)"
 
     def positions(self, mixture_ids) -> np.ndarray:
         """Column index of each mixture id in the weight matrix; raises naming an unknown id."""
@@ -113,7 +113,8 @@ def design_from_metadata(meta: pd.DataFrame, columns=CLUSTER_COLUMNS, source: st
         raise ValueError(f"{source}: no 'mixture_id' column; cannot build the bootstrap clusters")
     m = meta.assign(mixture_id=meta["mixture_id"].astype(str)).sort_values("mixture_id", kind="mergesort")
     if m["mixture_id"].duplicated().any():
-        raise ValueError(f"{source}: duplicate mixture ids, e.g. {m['mixture_id'][m['mixture_id'].duplicated()].iloc[0]!r}")
+        dup = m["mixture_id"][m["mixture_id"].duplicated()].iloc[0]
+        raise ValueError(f"{source}: duplicate mixture ids, e.g. {dup!r}")
     ids = m["mixture_id"].to_numpy(dtype=str)
     factors = {}
     for c in columns:

@@ -70,8 +70,8 @@ def test_seed_replicates_grouped_mean_spread_and_significance():
     assert "changes sign across seeds" in lb.loc["keep25", "notes"]
     # gain retained = (level - noisy) / (static - noisy) of seed means: 0.9 / 1.01
     assert float(lb.loc["keep50", "pesq_wb_gain_retained"]) == pytest.approx(0.9 / 1.01, abs=0.01)
-    assert float(lb.loc["keep50", "pesq_wb_gain_retained_ci95_low"]) <= float(lb.loc["keep50", "pesq_wb_gain_retained"]) \
-        <= float(lb.loc["keep50", "pesq_wb_gain_retained_ci95_high"])
+    g = [float(lb.loc["keep50", f"pesq_wb_gain_retained{s}"]) for s in ("_ci95_low", "", "_ci95_high")]
+    assert g[0] <= g[1] <= g[2]
     assert float(lb.loc["static", "stoi_gain_retained"]) == 1.0 and lb.loc["noisy", "stoi_gain_retained"] == "n/a"
     assert L.empty_cells(lb.reset_index()) == []
 
@@ -155,3 +155,13 @@ def test_mac_saving_without_gate_cost():
     s2 = {"gated": True, "dense_mmacs_per_s": dense, "dense_macs_per_frame": M.dense_macs_per_frame(cfg)}
     assert L.gate_mmacs_per_s(s2) == pytest.approx(gate)
     assert L.gate_mmacs_per_s({"gated": False}) == 0.0 and L.gate_mmacs_per_s({"gated": True}) is None
+
+
+def test_probes_section_states_identity_beyond_count():
+    probes = {"keep50": {"vad_acc": 0.86, "vad_acc_ci95_low": 0.84, "vad_acc_ci95_high": 0.88,
+                         "vad_acc_beyond_count": 0.011, "vad_acc_beyond_count_ci95_low": -0.004,
+                         "vad_acc_beyond_count_ci95_high": 0.025, "vad_acc_beyond_log_energy": 0.05,
+                         "f0_r2": None}}
+    md = L.probes_section(probes)
+    assert "| keep50 | VAD acc | 0.860 [0.840, 0.880] | +0.011 [-0.004, +0.025] | +0.050 |" in md
+    assert "F0" not in md.split("\n\n")[-1] and L.probes_section({}) is None
