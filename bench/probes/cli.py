@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.params import add_params_arg, load_params
-from bench.probes import controls, cost, features, plots
+from bench.probes import ci, controls, cost, features, plots
 from bench.probes.linear import SELECT_METRIC, TASK_KIND, confusion, fit_probe, metrics
 from bench.probes.selection import choose_c_star, rank_channels, resolve_grid
 from bench.tasks import seen_noise_rows, segment_labels, task_frames
@@ -32,15 +33,16 @@ from datagen.frames import FrameGrid
 
 TASKS = ("vad", "noise", "noise_seg", "f0", "snr")
 SPLITS = ("train", "valid", "test")
-#: figures of P2 (arXiv 2602.10666) for the gap column of the report
-PAPER = {"vad_acc": 0.93, "noise_acc": 0.84, "f0_r2": 0.86}
+SEED_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")   # as bench.report.leaderboard.SEED_RE
 DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
                 c_star_grid=[8, 16, 32, 64, 128, 202, 256, 512, "all"], c_star_tol=0.01, curve_seeds=1,
                 reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,
                 mlp=dict(enabled=True, hidden=64, alpha_grid=[1e-4, 1e-2], max_iter=20, max_train_frames=20000,
                          n_seeds=1),
                 tsne_frames=2000, logmel_n_mels=64, blocks=None, num_threads=1, control_seeds=None, workers=1,
-                controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised"])
+                bootstrap_n=1000,
+                controls=["majority", "shuffled_labels", "random_masks", "logmel", "static_act_binarised",
+                          "block_counts", "log_energy"])
 
 
 def probe_params(p: dict) -> dict:
@@ -88,6 +90,28 @@ class Runner:
                                   "occur in train")
         for s in SPLITS:
             self.tfs["noise"][s] = task_frames(self.noise_metas[s], "noise")
+        self.weights, self.design, self.n_classes = None, None, None
+
+    def set_bootstrap(self, n_boot: int, seed: int, columns=None) -> str:
+        """Cluster-bootstrap weights over the test mixtures (bench.probes.ci); returns the design's description."""
+        from bench.score.bootstrap import CLUSTER_COLUMNS, design_from_metadata
+
+        test = self.metas["test"]
+        cols = [c for c in CLUSTER_COLUMNS if c in test.columns] if columns is None else list(columns)
+        self.design = design_from_metadata(test, cols, "test metadata")
+        self.weights = self.design.weights(int(n_boot), int(seed))
+        return self.design.describe()
+
+    def test_codes(self, task: str) -> np.ndarray:
+        """Mixture index (in the bootstrap design) of each test frame of ``task`` (each mixture for noise_seg)."""
+        ids = self.noise_metas["test"]["mixture_id"] if task == "noise_seg" else self.tfs[task]["test"].mixture_id
+        return self.design.positions(np.asarray(ids, dtype=str))
+
+    def reps(self, task: str, y_test, pred) -> dict | None:
+        """{metric: (B,) bootstrap replicates} of one test prediction (None when no bootstrap is set)."""
+        if self.weights is None:
+            return None
+        return ci.replicates(task, y_test, pred, self.test_codes(task), self.weights, self.n_classes)
 
     def data(self, task: str, src: dict, seed: int, columns=None, max_train=None) -> dict:
         """{split: (X (N, D) float32, y (N,))} for task on feature source src {split: per-mixture}."""
@@ -121,9 +145,11 @@ def _fit_score(task, d, pc, seed, probe="linear", y_train=None):
     return pr, pred, metrics(task, d["test"][1], pred)
 
 
-def _rows(level, task, probe, feats, n_features, seed, n_test, mets: dict, reg=None):
+def _rows(level, task, probe, feats, n_features, seed, n_test, mets: dict, reg=None, reps: dict | None = None):
+    """Rows of runs.csv; ``reps`` ({metric: (B,)} bootstrap replicates) ride along as ``_reps`` (not written)."""
     return [dict(level=level, task=task, probe=probe, features=feats, n_features=int(n_features), seed=int(seed),
-                 metric=k, value=float(v), n_test_frames=int(n_test), reg=reg) for k, v in mets.items()]
+                 metric=k, value=float(v), n_test_frames=int(n_test), reg=reg,
+                 **({"_reps": reps[k]} if reps and k in reps else {})) for k, v in mets.items()]
 
 
 def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runner, pc: dict, seeds: list[int],
@@ -139,6 +165,9 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
     if static_acts is not None and "static_act_binarised" in pc["controls"]:
         thr = controls.density_thresholds(static_acts["train"], density)
         static_bin = {s: controls.binarise(static_acts[s], thr) for s in SPLITS}
+    # count control: one feature per gated block = number of active channels (same frames as the masks)
+    counts = ({s: features.block_counts(masks[s], block_channels, pc["blocks"]) for s in SPLITS}
+              if "block_counts" in pc["controls"] else None)
     for si, seed in enumerate(tqdm(seeds, desc=f"probe {level}", leave=False)):
         rnd = ({s: controls.random_masks(masks[s], rates, seed * 1000 + i) for i, s in enumerate(SPLITS)}
                if "random_masks" in pc["controls"] else None)
@@ -171,7 +200,8 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
                     d = {s: (x[:, order[:k]], y) for s, (x, y) in d_all.items()}
                     fitted[k] = _fit_score(task, d, pc, seed)
                 pr, pred, m = fitted[k]
-                rows += _rows(level, task, "linear", "masks", k, seed, n_test, m, pr.reg)
+                rows += _rows(level, task, "linear", "masks", k, seed, n_test, m, pr.reg,
+                              runner.reps(task, d_all["test"][1], pred))
                 if task != "noise_seg":  # cost of a frame-level probe on binary features
                     xb = d_all["test"][0][:, order[:k]] > 0.5
                     w, _ = pr.folded()
@@ -184,100 +214,218 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
                 if si == 0 and k == n_all and TASK_KIND[task] == "multiclass":
                     extras["confusion"][task] = confusion(d_all["test"][1], pred, runner.n_classes).tolist()
             if pc["mlp"]["enabled"] and si < int(pc["mlp"]["n_seeds"]):
-                pr, _, m = _fit_score(task, d_all, pc, seed, probe="mlp")
-                rows += _rows(level, task, "mlp", "masks", n_all, seed, n_test, m, pr.reg)
+                pr, pred, m = _fit_score(task, d_all, pc, seed, probe="mlp")
+                rows += _rows(level, task, "mlp", "masks", n_all, seed, n_test, m, pr.reg,
+                              runner.reps(task, d_all["test"][1], pred))
             y_tr = d_all["train"][1]
             fit_controls = si < int(pc.get("control_seeds") or len(seeds))   # fitted controls: first n seeds
             if "majority" in pc["controls"]:
-                rows += _rows(level, task, "linear", "majority", 0, seed, n_test,
-                              metrics(task, d_all["test"][1], controls.majority_predict(task, y_tr, n_test)))
+                pred = controls.majority_predict(task, y_tr, n_test)
+                rows += _rows(level, task, "linear", "majority", 0, seed, n_test, metrics(task, d_all["test"][1], pred),
+                              reps=runner.reps(task, d_all["test"][1], pred))
             if "shuffled_labels" in pc["controls"] and fit_controls:
-                pr, _, m = _fit_score(task, d_all, pc, seed, y_train=controls.shuffled(y_tr, seed))
-                rows += _rows(level, task, "linear", "shuffled_labels", n_all, seed, n_test, m, pr.reg)
+                pr, pred, m = _fit_score(task, d_all, pc, seed, y_train=controls.shuffled(y_tr, seed))
+                rows += _rows(level, task, "linear", "shuffled_labels", n_all, seed, n_test, m, pr.reg,
+                              runner.reps(task, d_all["test"][1], pred))
             if rnd is not None and fit_controls:
-                pr, _, m = _fit_score(task, runner.data(task, rnd, seed, cols), pc, seed)
-                rows += _rows(level, task, "linear", "random_masks", n_all, seed, n_test, m, pr.reg)
+                pr, pred, m = _fit_score(task, runner.data(task, rnd, seed, cols), pc, seed)
+                rows += _rows(level, task, "linear", "random_masks", n_all, seed, n_test, m, pr.reg,
+                              runner.reps(task, d_all["test"][1], pred))
+            if counts is not None and fit_controls:
+                d = runner.data(task, counts, seed)
+                pr, pred, m = _fit_score(task, d, pc, seed)
+                rows += _rows(level, task, "linear", "block_counts", d["train"][0].shape[1], seed, n_test, m, pr.reg,
+                              runner.reps(task, d["test"][1], pred))
             if static_bin is not None and fit_controls:
                 d = runner.data(task, static_bin, seed)
-                pr, _, m = _fit_score(task, d, pc, seed)
+                pr, pred, m = _fit_score(task, d, pc, seed)
                 rows += _rows(level, task, "linear", "static_act_binarised", d["train"][0].shape[1], seed, n_test,
-                              m, pr.reg)
+                              m, pr.reg, runner.reps(task, d["test"][1], pred))
             log(f"[probe] {level} seed {seed} {task}: {time.time() - t0:.1f} s")
     extras.update(rates=rates, density=density, ks=ks)
     return rows, curve_rows, c_star, extras
 
 
-def probe_logmel(runner: Runner, logmel: dict, pc: dict, seeds: list[int], log=_log) -> list[dict]:
-    """The linear probe on the input log-mel spectrogram (level-independent; level = "input")."""
+def probe_logmel(runner: Runner, logmel: dict, pc: dict, seeds: list[int], log=_log, name: str = "logmel"
+                 ) -> list[dict]:
+    """The linear probe on an input feature of the noisy audio (``name``: "logmel" spectrogram or
+    "log_energy" per frame); level-independent (level = "input")."""
     rows = []
     for seed in seeds[: int(pc.get("control_seeds") or len(seeds))]:
         for task in TASKS:
             d = runner.data(task, logmel, seed)
             if len(d["test"][1]) == 0:
                 continue
-            pr, _, m = _fit_score(task, d, pc, seed)
-            rows += _rows("input", task, "linear", "logmel", d["train"][0].shape[1], seed, len(d["test"][1]), m, pr.reg)
+            pr, pred, m = _fit_score(task, d, pc, seed)
+            rows += _rows("input", task, "linear", name, d["train"][0].shape[1], seed, len(d["test"][1]), m, pr.reg,
+                          runner.reps(task, d["test"][1], pred))
     return rows
 
 
-def summarise(runs: pd.DataFrame, c_star_all: dict) -> pd.DataFrame:
-    """Mean and std over seeds per (level, task, probe, features, n_features, metric)."""
+RepKey = tuple  # (level, task, probe, features, n_features, metric, seed)
+#: the headline metric per task (probes.json names: vad_acc, noise_acc, noise_seg_acc, f0_r2 (Hz), snr_r2)
+HEAD_METRIC = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_hz", "snr": "r2"}
+HEAD_NAME = {"vad": "vad_acc", "noise": "noise_acc", "noise_seg": "noise_seg_acc", "f0": "f0_r2", "snr": "snr_r2"}
+#: controls the masks' identity is measured against (features, level of the control rows; None = same level)
+BEYOND = {"block_counts": ("count", None), "log_energy": ("log_energy", "input")}
+
+
+def pop_reps(rows: list[dict]) -> dict[RepKey, np.ndarray]:
+    """Take the bootstrap replicates off the rows (in place): {(level, task, probe, features, n_features,
+    metric, seed): (B,)}."""
+    out = {}
+    for r in rows:
+        rp = r.pop("_reps", None)
+        if rp is not None:
+            out[(r["level"], r["task"], r["probe"], r["features"], int(r["n_features"]), r["metric"],
+                 int(r["seed"]))] = rp
+    return out
+
+
+def _seed_mean_reps(reps: dict, key: tuple, seeds) -> np.ndarray | None:
+    vs = [reps[(*key, int(s))] for s in seeds if (*key, int(s)) in reps]
+    return np.mean(vs, axis=0) if vs and len(vs) == len(list(seeds)) else None
+
+
+def summarise(runs: pd.DataFrame, c_star_all: dict, reps: dict | None = None) -> pd.DataFrame:
+    """Mean and std over seeds per (level, task, probe, features, n_features, metric), with ``ci95_low`` /
+    ``ci95_high``: percentile interval of the seed-mean over cluster-bootstrap replicates of the test
+    mixtures (bench.probes.ci; NaN for cost rows and without replicates)."""
     keys = ["level", "task", "probe", "features", "n_features", "metric"]
     g = runs.groupby(keys, sort=False).agg(mean=("value", "mean"), std=("value", "std"), n_seeds=("seed", "nunique"),
                                            n_test_frames=("n_test_frames", "first")).reset_index()
     g["std"] = g["std"].fillna(0.0)
+    lo, hi = [], []
+    seeds_of = runs.groupby(keys, sort=False)["seed"].apply(lambda x: sorted(set(int(v) for v in x))).to_dict()
+    for r in g.itertuples(index=False):
+        k = (r.level, r.task, r.probe, r.features, int(r.n_features), r.metric)
+        m = _seed_mean_reps(reps or {}, k, seeds_of[k])
+        a, b = ci.interval(m) if m is not None else (float("nan"), float("nan"))
+        lo.append(a)
+        hi.append(b)
+    g["ci95_low"], g["ci95_high"] = lo, hi
     g["c_star"] = [c_star_all.get(lv, {}).get(t) for lv, t in zip(g["level"], g["task"])]
     g["c_star"] = g["c_star"].astype("Int64")
     return g
 
 
-def headline(summary: pd.DataFrame, levels: list[str]) -> dict:
+def beyond_controls(runs: pd.DataFrame, reps: dict, c_star_all: dict, levels: list[str]) -> pd.DataFrame:
+    """How much the mask probe (linear, C*) adds beyond a control on the same frames: the per-block
+    active-channel counts (channel identity beyond the count) and the noisy input's frame log-energy.
+    diff = mask - control, mean over the seeds both have; CI from the paired replicates (same weights)."""
+    cols = ["level", "task", "metric", "control", "n_features", "masks", "control_value", "diff", "ci95_low",
+            "ci95_high", "n_seeds"]
+    out = []
+    for lv in levels:
+        for task, metric in HEAD_METRIC.items():
+            k = c_star_all.get(lv, {}).get(task)
+            mk = runs[(runs["level"] == lv) & (runs["task"] == task) & (runs["probe"] == "linear")
+                      & (runs["features"] == "masks") & (runs["metric"] == metric)]
+            if k is None:
+                k = int(mk["n_features"].max()) if len(mk) else None
+            mk = mk[mk["n_features"] == k]
+            for feats, (_, clv) in BEYOND.items():
+                cr = runs[(runs["level"] == (clv or lv)) & (runs["task"] == task) & (runs["features"] == feats)
+                          & (runs["metric"] == metric)]
+                common = sorted(set(mk["seed"].astype(int)) & set(cr["seed"].astype(int)))
+                if not common:
+                    continue
+                nf_c = int(cr["n_features"].iloc[0])
+                mv = mk.set_index("seed")["value"]
+                cv = cr.set_index("seed")["value"]
+                m_reps = _seed_mean_reps(reps, (lv, task, "linear", "masks", int(k), metric), common)
+                c_reps = _seed_mean_reps(reps, (clv or lv, task, "linear", feats, nf_c, metric), common)
+                lo, hi = ci.interval(m_reps - c_reps) if m_reps is not None and c_reps is not None \
+                    else (float("nan"), float("nan"))
+                mm, cc = float(np.mean([mv[s] for s in common])), float(np.mean([cv[s] for s in common]))
+                out.append(dict(level=lv, task=task, metric=metric, control=feats, n_features=nf_c, masks=mm,
+                                control_value=cc, diff=mm - cc, ci95_low=lo, ci95_high=hi, n_seeds=len(common)))
+    return pd.DataFrame(out, columns=cols)
+
+
+def headline(summary: pd.DataFrame, levels: list[str], beyond: pd.DataFrame | None = None) -> dict:
     """Nested metrics for DVC, per level: the linear probe on the C* channels chosen on valid (no choice
-    is made on test), the MLP on all channels (``*_mlp``), and the cost of the four frame-level linear
+    is made on test) with ``*_ci95_low/high`` (cluster bootstrap over test mixtures), the MLP on all
+    channels (``*_mlp``), what the masks add beyond the count and log-energy controls
+    (``*_beyond_count``, ``*_beyond_log_energy`` with CIs), and the cost of the four frame-level linear
     probes at C* together as a fraction of the SE model's dynamic MACs per frame."""
     out = {}
     for lv in levels:
         s = summary[(summary["level"] == lv) & (summary["features"] == "masks")]
 
-        def at(task, metric, probe="linear"):
+        def row(task, metric, probe="linear"):
             r = s[(s["task"] == task) & (s["metric"] == metric) & (s["probe"] == probe)]
             if probe == "linear":
                 r = r[r["n_features"] == r["c_star"]]
-            return None if r.empty else float(r["mean"].iloc[0])
+            return None if r.empty else r.iloc[0]
+
+        def val(x, c="mean"):
+            return None if x is None or not np.isfinite(float(x[c])) else float(x[c])
 
         cs = s[(s["metric"] == "cost_frac_dynamic") & (s["n_features"] == s["c_star"])
                & s["task"].isin(["vad", "noise", "f0", "snr"])]
-        out[lv] = dict(vad_acc=at("vad", "acc"), noise_acc=at("noise", "acc"), noise_seg_acc=at("noise_seg", "acc"),
-                       f0_r2=at("f0", "r2_hz"), f0_r2_cents=at("f0", "r2_cents"), snr_r2=at("snr", "r2"),
-                       vad_acc_mlp=at("vad", "acc", "mlp"), noise_acc_mlp=at("noise", "acc", "mlp"),
-                       f0_r2_mlp=at("f0", "r2_hz", "mlp"), snr_r2_mlp=at("snr", "r2", "mlp"),
-                       probe_cost_frac=None if cs.empty else float(cs["mean"].sum()))
+        h = {}
+        for task, name in HEAD_NAME.items():
+            r = row(task, HEAD_METRIC[task])
+            h[name], h[f"{name}_ci95_low"], h[f"{name}_ci95_high"] = val(r), val(r, "ci95_low"), val(r, "ci95_high")
+        h["f0_r2_cents"] = val(row("f0", "r2_cents"))
+        for task, name in (("vad", "vad_acc"), ("noise", "noise_acc"), ("f0", "f0_r2"), ("snr", "snr_r2")):
+            h[f"{name}_mlp"] = val(row(task, HEAD_METRIC[task], "mlp"))
+        if beyond is not None and len(beyond):
+            for b in beyond[beyond["level"] == lv].itertuples(index=False):
+                nm = f"{HEAD_NAME[b.task]}_beyond_{BEYOND[b.control][0]}"
+                h[nm] = float(b.diff)
+                h[f"{nm}_ci95_low"] = None if not np.isfinite(b.ci95_low) else float(b.ci95_low)
+                h[f"{nm}_ci95_high"] = None if not np.isfinite(b.ci95_high) else float(b.ci95_high)
+        h["probe_cost_frac"] = None if cs.empty else float(cs["mean"].sum())
+        out[lv] = h
     return out
 
 
-def report_md(summary: pd.DataFrame, head: dict, c_star_all: dict, notes: list[str], env: dict) -> str:
+def report_md(summary: pd.DataFrame, head: dict, c_star_all: dict, notes: list[str], env: dict,
+              beyond: pd.DataFrame | None = None) -> str:
+    """probes.md. No comparison with the papers' figures here: the report stage shows it only when the SE
+    model passes the validity gate (bench.report.leaderboard)."""
     lines = ["# Mask probes", "",
              "Probes: scikit-learn " + env["sklearn"] + " (LogisticRegression lbfgs / Ridge / MLP), features "
              "standardised on train, regularisation chosen on valid; mean over seeds " + str(env["seeds"]) + ".",
-             "Paper figures: P2 (arXiv 2602.10666), VAD acc 0.93, noise acc 0.84, F0 R^2 0.86 (R^2 unit not stated; "
-             "ours on Hz and on cents).", "",
-             "Headline = linear probe on the C* channels (C* chosen on valid); MLP on all channels in probes.json.", "",
-             "| level | VAD acc (gap) | noise acc frame (gap) | noise acc segment | F0 R^2 Hz (gap) | F0 R^2 cents | "
+             "[95 % CI]: " + str(env.get("bootstrap", "n/a")) + ", percentile interval of the seed-mean.", "",
+             "Headline = linear probe at C* (C* = fewest top-ranked mask channels within probe.c_star_tol of the "
+             "best valid score); MLP on all channels in probes.json. F0 R² on Hz (cents in probes.csv).", "",
+             "| level | VAD acc | noise acc frame | noise acc segment | F0 R^2 Hz | F0 R^2 cents | "
              "SNR R^2 | C* vad/noise/f0/snr | probe cost / dynamic MACs |",
              "|---|---|---|---|---|---|---|---|---|"]
 
-    def f(v, ref=None):
-        if v is None:
-            return "n/a"
-        return f"{v:.3f}" + (f" ({v - ref:+.3f})" if ref is not None else "")
+    def f(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    def fc(h, name):
+        v, lo, hi = h.get(name), h.get(f"{name}_ci95_low"), h.get(f"{name}_ci95_high")
+        return f(v) + (f" [{lo:.3f}, {hi:.3f}]" if v is not None and lo is not None and hi is not None else "")
 
     for lv, h in head.items():
         cs = c_star_all.get(lv, {})
         cost_s = "n/a" if h["probe_cost_frac"] is None else f"{100 * h['probe_cost_frac']:.4f} %"
-        lines.append(f"| {lv} | {f(h['vad_acc'], PAPER['vad_acc'])} | {f(h['noise_acc'], PAPER['noise_acc'])} | "
-                     f"{f(h['noise_seg_acc'])} | {f(h['f0_r2'], PAPER['f0_r2'])} | {f(h['f0_r2_cents'])} | "
-                     f"{f(h['snr_r2'])} | {'/'.join(str(cs.get(t, '-')) for t in ('vad', 'noise', 'f0', 'snr'))} | "
-                     f"{cost_s} |")
+        lines.append(f"| {lv} | {fc(h, 'vad_acc')} | {fc(h, 'noise_acc')} | {fc(h, 'noise_seg_acc')} | "
+                     f"{fc(h, 'f0_r2')} | {f(h['f0_r2_cents'])} | {fc(h, 'snr_r2')} | "
+                     f"{'/'.join(str(cs.get(t, '-')) for t in ('vad', 'noise', 'f0', 'snr'))} | {cost_s} |")
+    if beyond is not None and len(beyond):
+        lines += ["", "What the mask probe (linear, C*) adds beyond two controls on the same frames: the per-block "
+                  "active-channel counts (one feature per gated block: channel identity beyond how many channels "
+                  "are on) and the noisy input's frame log-energy. diff = masks - control, mean over the seeds both "
+                  "have, paired bootstrap CI; a CI that includes 0 means the masks add nothing measurable.", "",
+                  "| level | task (metric) | masks | per-block counts | masks - counts [95 % CI] | log-energy | "
+                  "masks - log-energy [95 % CI] |", "|---|---|---|---|---|---|---|"]
+        for (lv, task), g in beyond.groupby(["level", "task"], sort=False):
+            by = {r.control: r for r in g.itertuples(index=False)}
+            cells = []
+            for c in ("block_counts", "log_energy"):
+                r = by.get(c)
+                cells += (["n/a", "n/a"] if r is None else
+                          [f"{r.control_value:.3f}", f"{r.diff:+.3f} [{r.ci95_low:+.3f}, {r.ci95_high:+.3f}]"])
+            m = next(iter(by.values()))
+            lines.append(f"| {lv} | {task} ({m.metric}) | {m.masks:.3f} | {cells[0]} | {cells[1]} | {cells[2]} | "
+                         f"{cells[3]} |")
     lines += ["", "Selectivity (linear masks@all minus shuffled-label control, selection metric):", ""]
     sel = []
     for (lv, task), g in summary[summary["level"] != "input"].groupby(["level", "task"], sort=False):
@@ -321,13 +469,15 @@ def _run(args, p: dict, pc: dict) -> int:
     probes_dir, reports_dir = Path(paths["probes_dir"]), Path(paths["reports_dir"])
     seeds = [int(s) for s in pc["seeds"]]
     levels = {str(k): float(v) for k, v in p["levels"].items()}
-    gated = [lv for lv, keep in levels.items() if keep < 1.0]
+    # training-seed replicates (<level>_seed<k> beside <level>) are scored, not probed
+    replicate = lambda lv: bool(SEED_RE.match(lv)) and SEED_RE.match(lv)["base"] in levels  # noqa: E731
+    gated = [lv for lv, keep in levels.items() if keep < 1.0 and not replicate(lv)]
     if args.levels:
         bad = set(args.levels) - set(gated)
         if bad:
             raise ValueError(f"{args.params}: --levels {sorted(bad)} are not gated levels (keep < 1) in {gated}")
         gated = list(args.levels)
-    static = [lv for lv, keep in levels.items() if keep >= 1.0]
+    static = [lv for lv, keep in levels.items() if keep >= 1.0 and not replicate(lv)]
     if not gated:
         raise ValueError(f"{args.params}: no gated level (keep < 1) in `levels`; nothing to probe")
 
@@ -336,6 +486,10 @@ def _run(args, p: dict, pc: dict) -> int:
     classes = load_classes(dataset_dir)
     runner = Runner(metas, pc)
     runner.n_classes = len(classes)
+    rc = p.get("report") or {}
+    boot_seed = int(rc["bootstrap_seed"]) if rc.get("bootstrap_seed") is not None else int(p.get("seed", 0))
+    boot_desc = runner.set_bootstrap(int(pc["bootstrap_n"]), boot_seed,
+                                     (p.get("score") or {}).get("bootstrap_clusters"))
     notes = list(runner.notes)
 
     static_acts = None
@@ -370,13 +524,19 @@ def _run(args, p: dict, pc: dict) -> int:
         lm = {s: features.logmel(dataset_dir, metas[s], grid.sample_rate_hz, grid.n_fft, grid.hop_length,
                                  int(pc["logmel_n_mels"])) for s in SPLITS}
         rows += probe_logmel(runner, lm, pc, seeds)
+    if "log_energy" in pc["controls"]:
+        le = {s: features.log_energy(dataset_dir, metas[s], grid.n_fft, grid.hop_length) for s in SPLITS}
+        rows += probe_logmel(runner, le, pc, seeds, name="log_energy")
 
     import sklearn
     env = dict(sklearn=sklearn.__version__, numpy=np.__version__, python=platform.python_version(),
-               machine=f"{platform.machine()} {os.cpu_count()}-core CPU", seeds=seeds)
+               machine=f"{platform.machine()} {os.cpu_count()}-core CPU", seeds=seeds,
+               bootstrap=f"{boot_desc}, {int(pc['bootstrap_n'])} replicates, seed {boot_seed}")
+    reps = pop_reps(rows)
     runs = pd.DataFrame(rows)
-    summary = summarise(runs, c_star_all)
-    head = headline(summary, gated)
+    summary = summarise(runs, c_star_all, reps)
+    beyond = beyond_controls(runs, reps, c_star_all, gated)
+    head = headline(summary, gated, beyond)
     curves_df = pd.DataFrame(curves)
     _atomic_csv(runs, probes_dir / "runs.csv")
     _atomic_csv(curves_df, probes_dir / "curves.csv")
@@ -387,7 +547,8 @@ def _run(args, p: dict, pc: dict) -> int:
         {lv: dict(classes=classes, **ex["confusion"]) for lv, ex in extras.items()}, indent=2))
     _atomic_csv(summary, reports_dir / "probes.csv")
     _atomic_text(reports_dir / "probes.json", json.dumps(head, indent=2))
-    _atomic_text(reports_dir / "probes.md", report_md(summary, head, c_star_all, notes, env))
+    _atomic_csv(beyond, probes_dir / "beyond_controls.csv")
+    _atomic_text(reports_dir / "probes.md", report_md(summary, head, c_star_all, notes, env, beyond))
     if not args.no_plots and len(curves_df):
         plots.plot_curves(curves_df, reports_dir / "probes" / "curves.png")
     for n in notes:

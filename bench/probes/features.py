@@ -139,6 +139,35 @@ def logmel(dataset_dir: str | Path, meta: pd.DataFrame, sample_rate_hz: int = 16
     return out
 
 
+def block_counts(per_mixture: PerMixture, block_channels: list[int], blocks: list[int] | None = None) -> PerMixture:
+    """Per-block number of active channels, ``{id: float32 (n_frames, n_blocks)}`` (the count control:
+    what a probe can read from how many channels are on, without knowing which)."""
+    starts = np.concatenate([[0], np.cumsum(block_channels)[:-1]]).astype(np.int64)
+    sel = list(range(len(block_channels))) if blocks is None else list(blocks)
+    return {k: np.add.reduceat(np.asarray(v, np.float32), starts, axis=1)[:, sel] for k, v in per_mixture.items()}
+
+
+def log_energy(dataset_dir: str | Path, meta: pd.DataFrame, n_fft: int = 512, hop_length: int = 256) -> PerMixture:
+    """Frame log-energy of each noisy mixture on the shared frame grid, ``{id: float32 (n_frames, 1)}``.
+
+    Frames as ``torch.stft(center=True)``: reflect padding of n_fft // 2, Hann window of n_fft, hop
+    ``hop_length``; value ``log(sum (w x)^2 + 1e-10)`` (the STFT power summed over bins, up to a constant)."""
+    from datagen.dataset import read_stem
+
+    w = np.hanning(n_fft + 1)[:-1] ** 2   # periodic Hann, as torch.hann_window
+    out = {}
+    for row in meta.itertuples(index=False):
+        x = np.asarray(read_stem(dataset_dir, row, "noisy"), np.float64)
+        xp = np.pad(x, n_fft // 2, mode="reflect")
+        fr = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[::hop_length]
+        e = np.log((fr * fr) @ w + 1e-10).astype(np.float32)[:, None]
+        if e.shape[0] != int(row.n_frames):
+            raise ValueError(f"{dataset_dir}/{row.noisy_path}: log-energy has {e.shape[0]} frames, "
+                             f"metadata says {int(row.n_frames)}")
+        out[row.mixture_id] = e
+    return out
+
+
 def _values(col) -> set[str]:
     out = set()
     for v in col:

@@ -29,11 +29,20 @@ def test_probe_stage_end_to_end(synth_root):
     # probes on both seeds; fitted controls on the first seed only (probe.control_seeds), majority on all
     seeds_of = s.groupby("features")["n_seeds"].max().to_dict()
     assert seeds_of["masks"] == 2 and seeds_of["majority"] == 2
-    assert all(seeds_of[f] == 1 for f in ("random_masks", "shuffled_labels", "logmel", "static_act_binarised"))
+    assert all(seeds_of[f] == 1 for f in ("random_masks", "shuffled_labels", "logmel", "static_act_binarised",
+                                          "block_counts", "log_energy"))
     assert {"level", "task", "probe", "features", "metric", "mean", "std", "n_test_frames", "n_features",
             "c_star"} <= set(s.columns)
     assert set(s["features"]) == {"masks", "random_masks", "shuffled_labels", "majority", "logmel",
-                                  "static_act_binarised"}
+                                  "static_act_binarised", "block_counts", "log_energy"}
+    # CIs (cluster bootstrap over test mixtures) on every score row, bracketing the mean; none on cost rows
+    score = s[~s["metric"].isin(["adds_per_frame", "cost_frac_dynamic", "cost_frac_dense"])]
+    assert score[["ci95_low", "ci95_high"]].notna().all().all()
+    assert ((score["ci95_low"] <= score["mean"] + 1e-9) & (score["mean"] <= score["ci95_high"] + 1e-9)).mean() > 0.95
+    assert s[s["metric"] == "adds_per_frame"]["ci95_low"].isna().all()
+    assert set(s[s.features == "block_counts"]["n_features"]) == {3}      # one feature per gated block
+    assert set(s[s.features == "log_energy"]["n_features"]) == {1} and set(s[s.features == "log_energy"]["level"]) \
+        == {"input"}
 
     def val(level, task, feats, metric, probe="linear", n=48):
         r = s[(s.level == level) & (s.task == task) & (s.features == feats) & (s.metric == metric) & (s.probe == probe)]
@@ -59,6 +68,17 @@ def test_probe_stage_end_to_end(synth_root):
     assert np.isclose(val("keep50", "vad", "masks", "cost_frac_dynamic", n=k), adds / 5000.0)
     head = json.loads((rep / "probes.json").read_text())
     assert set(head) == {"keep50", "keep25"} and head["keep50"]["vad_acc"] > 0.95
+    assert head["keep50"]["vad_acc_ci95_low"] <= head["keep50"]["vad_acc"] <= head["keep50"]["vad_acc_ci95_high"]
+    # channel identity: the planted one-hot noise channels are invisible to per-block counts
+    assert head["keep50"]["noise_acc_beyond_count_ci95_low"] > 0
+    b = pd.read_csv(synth_root / "probes" / "beyond_controls.csv")
+    r = b[(b.level == "keep50") & (b.task == "noise") & (b.control == "block_counts")].iloc[0]
+    assert r["diff"] == r["masks"] - r["control_value"] and r["ci95_low"] <= r["diff"] <= r["ci95_high"]
+    # the all-random level carries nothing beyond its counts
+    r = b[(b.level == "keep25") & (b.task == "vad") & (b.control == "block_counts")].iloc[0]
+    assert r["ci95_low"] <= 0.02
+    md = (rep / "probes.md").read_text()
+    assert "masks - counts" in md and "2602.10666" not in md and "paper" not in md.lower()
     assert head["keep50"]["probe_cost_frac"] > 0
     curves = pd.read_csv(synth_root / "probes" / "curves.csv")
     assert set(curves["k"]) == {2, 16, 48} and set(curves["split"]) == {"train", "valid", "test"}
