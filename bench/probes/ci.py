@@ -59,8 +59,8 @@ def mixture_stats(task: str, y_true, y_pred, codes: np.ndarray, n_mix: int, n_cl
     if kind in ("binary", "multiclass"):
         labels = np.unique(np.concatenate([y, p])).astype(np.int64)
         k = max(int(labels.max()) + 1, int(n_classes or 0), 2)
-        c = np.zeros((n_mix, k, k))
-        np.add.at(c, (codes, y.astype(np.int64), p.astype(np.int64)), 1.0)
+        flat = (codes.astype(np.int64) * k + y.astype(np.int64)) * k + p.astype(np.int64)
+        c = np.bincount(flat, minlength=n_mix * k * k).astype(np.float64).reshape(n_mix, k, k)
         present = np.zeros(k, bool)
         present[np.unique(y.astype(np.int64))] = True
         return c, lambda s: _cls_metrics(s, present, kind == "binary")
@@ -82,8 +82,8 @@ def mixture_stats(task: str, y_true, y_pred, codes: np.ndarray, n_mix: int, n_cl
         def fin(s):
             r2, mae = _reg_metrics(s)
             return dict(r2=r2, mae_db=mae)
-    st = np.zeros((n_mix, per.shape[1]))
-    np.add.at(st, codes, per)
+    per = np.asarray(per, np.float64)
+    st = np.stack([np.bincount(codes, weights=per[:, j], minlength=n_mix) for j in range(per.shape[1])], 1)
     return st, fin
 
 
