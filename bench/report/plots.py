@@ -552,6 +552,8 @@ def write_dvc_plot_csvs(lb: pd.DataFrame, summaries: dict[str, dict], out_dir: P
     pt = paired_table(lb)
     pt = pt[np.isfinite(pt["mac_saving"])].copy()
     pt["mac_saving_pct"] = (100 * pt.pop("mac_saving")).round(6)
+    if "mac_saving_no_gates" in pt:
+        pt["mac_saving_excl_gates_pct"] = (100 * pt.pop("mac_saving_no_gates")).round(6)
     out["paired"] = out_dir / "plots" / "paired.csv"
     _atomic_csv(pt[["model", "mac_saving_pct", *[c for c in pt.columns if c not in ("model", "mac_saving_pct")]]],
                 out["paired"])

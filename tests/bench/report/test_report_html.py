@@ -71,6 +71,8 @@ def make_page_run(run_dir: Path, dst: Path) -> Path:
     p["report"] = {**(full.get("report") or {}), **(p.get("report") or {})}
     gated = [lv for lv, k in p["levels"].items() if float(k) < 1.0]
     p["gated_levels"] = gated
+    if "replicate_seeds" in (p.get("train") or {}):   # no training-seed replicates in this run
+        p["train"]["replicate_seeds"] = []
     if isinstance(p.get("train", {}).get("joint"), dict):
         p["train"]["joint"]["levels"] = [lv for lv in p["train"]["joint"].get("levels") or [] if lv in gated]
     (dst / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
