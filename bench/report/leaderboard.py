@@ -181,7 +181,9 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
     rep = Path(reports_dir or paths.get("reports_dir", "reports"))
     enh = Path(paths.get("enhanced_dir", "data/enhanced"))
     levels = {str(k): float(v) for k, v in (params.get("levels") or {}).items()}
-    inp = Inputs(levels=levels, seed=params.get("seed"), n_boot=int(rc.get("bootstrap_n") or 2000),
+    # report.bootstrap_n, else the score stage's: the same replicates as scores_summary.csv for one-seed rows
+    n_boot = rc.get("bootstrap_n") or (params.get("score") or {}).get("bootstrap_n") or 2000
+    inp = Inputs(levels=levels, seed=params.get("seed"), n_boot=int(n_boot),
                  boot_seed=int(rc.get("bootstrap_seed") or 0), reference=str(rc.get("reference") or "static"))
     for lv in levels:
         p = enh / lv / "summary.json"

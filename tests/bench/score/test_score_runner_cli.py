@@ -50,6 +50,7 @@ def _params(tmp_path, root, levels):
                       reports_dir=str(tmp_path / "reports"))
     p["levels"], p["gated_levels"] = levels, [k for k, v in levels.items() if v < 1.0]
     p["train"]["joint"]["levels"], p["report"]["example_level"] = [], None
+    p["train"]["replicate_seeds"], p["train"]["replicate_levels"] = [], []   # no seed replicates here
     p["train"]["init_gated_from"] = "static" if "static" in levels else None
     p["report"]["reference"] = "static" if "static" in levels else "noisy"
     p["score"].update(workers=2, bootstrap_n=200, metrics=list(METRICS))
@@ -95,6 +96,9 @@ def test_cli_dataset_mode_counts_failures(tmp_path, synth_ds, write_system):
     js = json.loads((rep / "scores.json").read_text())
     assert js["systems"]["static"]["pesq_wb"]["n_total"] == 4 and "keep50" in js["paired_vs_static"]
     assert js["metrics"]["pesq_wb"]["version"] == "0.0.4" and js["env"]["packages"]["pystoi"] == "0.4.1"
+    # CIs by the cluster bootstrap over the metadata's source clips (this dataset names noise clips only)
+    assert js["config"]["bootstrap_clusters"] == {"noise_id": int(meta.noise_id.nunique())}
+    assert "cluster bootstrap over source clips" in js["config"]["ci"]
     assert (rep / "scores_per_utterance.csv").is_file()
 
     # a level whose folder does not exist is an error naming it
