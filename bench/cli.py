@@ -85,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             if Path(_params_file(rest)).is_file():
                 check_params_file(_params_file(rest))
         if {"-h", "--help"} & set(rest):
+            from bench.parsers import PARSERS   # torch/sklearn commands: help without importing them
+
+            if name in PARSERS:
+                try:
+                    PARSERS[name]().parse_args(rest)
+                except SystemExit as e:
+                    return int(e.code or 0)
             return int(importlib.import_module(COMMANDS[name][0]).cli(rest) or 0)
         from bench.stagerun import StageRun
 

@@ -14,7 +14,6 @@ For level ``L`` (``{models_dir}/{L}/model.pt``), one utterance at a time, full l
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ from tqdm import tqdm
 
 from bench import masks_io
 from bench.distributed import resolve_device, DistInfo
-from bench.params import add_params_arg, load_params
+from bench.params import load_params
 from bench.train import atomic_json, level_keep, versions
 from datagen.dataset import load_metadata, read_stem
 
@@ -208,11 +207,9 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
 
 
 def cli(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sebench enhance", description=__doc__.split("\n")[0])
-    add_params_arg(ap)
-    ap.add_argument("--level", required=True, help="pruning level name (a key of params levels)")
-    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
-    a = ap.parse_args(argv)
+    from bench import parsers   # options live there, so `sebench enhance --help` needs no torch
+
+    a = parsers.enhance().parse_args(argv)
     params = load_params(a.params)
     try:
         level_keep(params, a.level)

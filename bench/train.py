@@ -17,7 +17,6 @@ and DVCLive curves in ``dvclive/``.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -36,7 +35,7 @@ from tqdm import tqdm
 from bench import distributed as D
 from bench import joint as J
 from bench.data import SplitAudio, crop_batches, derive_seed, full_utterance_batches, load_split_audio, n_batches
-from bench.params import add_params_arg, load_params, params_hash
+from bench.params import load_params, params_hash
 
 CHECKPOINT_FORMAT = 1
 
@@ -465,13 +464,9 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
 
 
 def cli(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sebench train", description=__doc__.split("\n")[0])
-    add_params_arg(ap)
-    ap.add_argument("--level", required=True, help="pruning level name (a key of params levels)")
-    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
-    ap.add_argument("--stop-after-epochs", type=int, default=None,
-                    help="leave after this many epochs in this invocation (checkpoint kept; rerun resumes)")
-    a = ap.parse_args(argv)
+    from bench import parsers   # options live there, so `sebench train --help` needs no torch
+
+    a = parsers.train().parse_args(argv)
     params = load_params(a.params)
     try:
         level_keep(params, a.level)

@@ -20,6 +20,12 @@ def plain_help(text: str | None) -> str | None:
     return re.sub(r"`{1,2}([^`]*)`{1,2}", r"\1", text)
 
 
+def add_params_arg(ap: argparse.ArgumentParser) -> None:
+    """``--params FILE`` plus :func:`setup_stage_parser` (``datagen.config.add_params_arg`` calls this)."""
+    ap.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    setup_stage_parser(ap)
+
+
 def setup_stage_parser(ap: argparse.ArgumentParser) -> None:
     """What every stage parser shares (called by ``add_params_arg``): plain-text description and
     ``--no-progress``."""

@@ -756,8 +756,7 @@ def params_hash(p: dict) -> str:
 
 def add_params_arg(parser: argparse.ArgumentParser) -> None:
     """What every stage parser shares: ``--params FILE``, ``--no-progress``, a plain-text description
-    (:mod:`datagen.cliflags`)."""
-    from datagen.cliflags import setup_stage_parser
+    (:func:`datagen.cliflags.add_params_arg`, importable without pydantic for a fast ``--help``)."""
+    from datagen.cliflags import add_params_arg as _add
 
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    setup_stage_parser(parser)
+    _add(parser)

@@ -8,7 +8,6 @@ test predictions go to ``<baselines_dir>/predictions/<task>__<model>.npz`` (``mi
 """
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -27,7 +26,7 @@ from tqdm import tqdm
 from bench import tasks as T
 from bench.baselines import evaluate as E
 from bench.baselines import features, models, offshelf, train
-from bench.params import add_params_arg, load_params
+from bench.params import load_params
 from datagen.dataset import load_metadata, read_stem
 from datagen.frames import FrameGrid
 
@@ -347,15 +346,9 @@ def plot(df: pd.DataFrame, reports_dir: Path, probes_csv: Path) -> str:
 
 
 def cli(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sebench baselines", description=__doc__.split("\n")[0])
-    add_params_arg(ap)
-    ap.add_argument("--dataset-dir", help="override paths.dataset_dir")
-    ap.add_argument("--baselines-dir", help="override paths.baselines_dir (model cache, predictions)")
-    ap.add_argument("--reports-dir", help="override paths.reports_dir")
-    ap.add_argument("--only", nargs="+", choices=["trained", "vad", "f0"], default=["trained", "vad", "f0"],
-                    help="which groups of baselines to run (default: all)")
-    ap.add_argument("--retrain", action="store_true", help="ignore the model cache")
-    a = ap.parse_args(argv)
+    from bench import parsers   # options live there, so `sebench baselines --help` needs no torch
+
+    a = parsers.baselines().parse_args(argv)
     p = load_params(a.params)
     paths, b = p["paths"], p.get("baselines", {})
     dataset_dir = Path(a.dataset_dir or paths["dataset_dir"])

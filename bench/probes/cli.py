@@ -10,7 +10,6 @@ activations). Outputs: ``reports/probes.csv``, ``reports/probes.json``, ``report
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.params import add_params_arg, load_params
+from bench.params import load_params
 from bench.probes import ci, controls, cost, features, plots
 from bench.probes.linear import SELECT_METRIC, TASK_KIND, confusion, fit_probe, metrics
 from bench.probes.selection import choose_c_star, rank_channels, resolve_grid
@@ -440,13 +439,9 @@ def report_md(summary: pd.DataFrame, head: dict, c_star_all: dict, notes: list[s
 
 
 def cli(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="sebench probe", description=__doc__.splitlines()[0])
-    add_params_arg(ap)
-    from datagen.cliflags import add_levels_arg
+    from bench import parsers   # options live there, so `sebench probe --help` needs no torch/sklearn
 
-    add_levels_arg(ap, help="subset of gated levels (default: all with keep < 1)")
-    ap.add_argument("--no-plots", action="store_true", help="skip figures (t-SNE is the slow one)")
-    args = ap.parse_args(argv)
+    args = parsers.probe().parse_args(argv)
     p = load_params(args.params)
     pc = probe_params(p)
     # BLAS/OpenMP threads: oversubscribed OpenMP spin-waits made t-SNE 20x slower on the shared 2-core box

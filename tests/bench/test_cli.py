@@ -99,3 +99,22 @@ def test_main_reports_elapsed_and_the_error_of_a_failing_stage(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert [ln for ln in err.splitlines() if ln.strip()][-1].startswith("sebench plan: ")
+
+
+@pytest.mark.parametrize("cmd", ["train", "enhance", "probe", "baselines"])
+def test_help_of_torch_commands_imports_no_heavy_package(cmd):
+    code = ("import sys, contextlib, io\nfrom bench.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()) as out: rc = main([{cmd!r}, '--help'])\n"
+            "assert rc == 0 and '--no-progress' in out.getvalue(), out.getvalue()\n"
+            "print(sorted(m for m in ('torch', 'sklearn', 'pandas', 'pydantic', 'numpy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_torch_commands_parse_with_their_shared_parser():
+    from bench.parsers import PARSERS
+
+    a = PARSERS["train"]().parse_args(["--level", "keep50", "--quiet", "--stop-after-epochs", "1"])
+    assert (a.level, a.no_progress, a.stop_after_epochs, a.params) == ("keep50", True, 1, "params.yaml")
+    assert PARSERS["probe"]().parse_args(["--levels", "a", "--level", "b"]).levels == ["a", "b"]
