@@ -156,8 +156,9 @@ def md_to_html(text: str, base_dir: Path | None = None) -> str:
 
 def snr_breakdown_html(path: Path, systems: list[str] | None = None,
                        metrics=(("pesq_wb", "PESQ-wb", 3), ("stoi", "STOI", 3), ("si_sdr", "SI-SDR (dB)", 2))) -> str:
-    """Tables of mean [95 % CI] per system (rows) and SNR bin (columns) from ``scores_breakdown.csv``
-    (bench.score: group_by, group, system, metric, mean, ci95_low, ci95_high, n_scored, n_total)."""
+    """Tables of mean [95 % CI] per system (rows: ``systems`` in that order, default all) and SNR bin
+    (columns) from ``scores_breakdown.csv`` (bench.score: group_by, group, system, metric, mean, ci95_low,
+    ci95_high, n_scored, n_total)."""
     if not path.is_file():
         return f'<p class="note">{html.escape(str(path))} missing (run `sebench score`).</p>'
     df = pd.read_csv(path)
@@ -174,7 +175,8 @@ def snr_breakdown_html(path: Path, systems: list[str] | None = None,
 
     bins = sorted(d["group"].astype(str).unique(), key=lower)
     order = [s for s in (systems or []) if s in set(d["system"])]
-    order += [s for s in dict.fromkeys(d["system"]) if s not in order]
+    if systems is None:
+        order = list(dict.fromkeys(d["system"]))
     n = {b: int(d.loc[d["group"].astype(str) == b, "n_total"].max()) for b in bins}
     parts = []
     for metric, name, digits in metrics:
@@ -215,7 +217,9 @@ def audio_examples_html(params: dict, n_mixtures: int = 3, seconds: float = 3.0)
 
     paths = params.get("paths") or {}
     ds, enh = Path(paths.get("dataset_dir", "data/dataset")), Path(paths.get("enhanced_dir", "data/enhanced"))
-    levels = list((params.get("levels") or {}).keys())
+    from bench.report.plots import base_level
+
+    levels = [lv for lv in (params.get("levels") or {}) if base_level(lv) == lv]   # no seed replicates
     try:
         meta = load_metadata(ds, "test")
     except FileNotFoundError as e:
@@ -381,10 +385,11 @@ def render_page(params, lb, inp, prov: dict, reports_dir: Path, example_level=No
               "bottom: every channel (black = on). Vertical structure lined up with the label changes is what "
               "the probes read.", ex_cap),
     ]
-    systems = [NOISY, *levels]
+    systems = [NOISY, *[lv for lv in levels if P.base_level(lv) == lv]]
     after = [("Scores by SNR", '<p class="note">Mean [95 % bootstrap CI] per input-SNR bin of the test split '
-              "(<code>scores_breakdown.csv</code>, which also has noise-class and reverb breakdowns); n = "
-              "mixtures in the bin. Read where the models help: low-SNR gains, high-SNR harm.</p>"
+              "(<code>scores_breakdown.csv</code>, which also has noise-class and reverb breakdowns and the "
+              "training-seed replicates); n = mixtures in the bin. Read where the models help: low-SNR gains, "
+              "high-SNR harm.</p>"
               + snr_breakdown_html(reports_dir / "scores_breakdown.csv", systems))]
     sections = [("Audio examples", audio_examples_html(params))]
     more = sorted(p for p in (reports_dir / "probes").glob("*.png") if p.name != "curves.png") \

@@ -40,6 +40,16 @@ PROBE_TITLES = {"vad_acc": "VAD accuracy", "noise_acc": "noise-class accuracy (f
                 "snr_r2": "frame-SNR R²"}
 
 
+#: "<level>_seed<k>" (k >= 1) names training-seed replicate k of <level> (bench.report.leaderboard)
+SEED_RE = getattr(_L, "SEED_RE", re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$"))
+
+
+def base_level(name: str) -> str:
+    """The level a training-seed replicate belongs to ("keep50_seed2" -> "keep50"); other names unchanged."""
+    m = SEED_RE.match(str(name))
+    return m.group("base") if m else str(name)
+
+
 def paper_allowed(lb: pd.DataFrame) -> bool:
     """May figures show the papers' figures? The leaderboard's validity gate
     (:func:`bench.report.leaderboard.paper_comparison_allowed`) when it has one, else yes."""
@@ -258,8 +268,8 @@ def make_paired(lb: pd.DataFrame, joint_levels=(), reference: str = "static"):
                 insig = (np.asarray(t["delta_pesq_wb_significant"]) == "no") if (
                     k == "delta_pesq_wb" and "delta_pesq_wb_significant" in t) else np.zeros(len(t), bool)
                 for sel, mk, lab, hollow in [
-                        (ok & ~jm & ~insig, m, name, False), (ok & jm & ~insig, "s", f"{name}, trained with probe heads",
-                                                              False),
+                        (ok & ~jm & ~insig, m, name, False),
+                        (ok & jm & ~insig, "s", f"{name}, trained with probe heads", False),
                         (ok & ~jm & insig, m, f"{name}, not significant (CI or seeds)", True),
                         (ok & jm & insig, "s", f"{name}, probe heads, not significant", True)]:
                     if sel.any():
@@ -294,7 +304,8 @@ def make_probes_vs_level(lb: pd.DataFrame, joint_levels=()):
         for ax, t in zip(axes[0], tasks):
             s = _numeric(d, ["realized_keep", t]).sort_values("realized_keep")
             js = s["model"].isin(list(joint_levels))
-            ax.plot(s.loc[~js, "realized_keep"], s.loc[~js, t], "o-", color="tab:blue", label="mask probe, plain levels")
+            ax.plot(s.loc[~js, "realized_keep"], s.loc[~js, t], "o-", color="tab:blue",
+                    label="mask probe, plain levels")
             if js.any():
                 ax.plot(s.loc[js, "realized_keep"], s.loc[js, t], "s", color="tab:orange",
                         label="mask probe, trained with probe heads")
@@ -320,7 +331,7 @@ def fig_probes_vs_level(lb: pd.DataFrame, joint_levels=()) -> bytes | None:
 
 def make_block_keep(summaries: dict[str, dict]):
     rows = {lv: s["realised_keep"].get("per_block") for lv, s in summaries.items()
-            if s.get("gated", True) and s.get("realised_keep", {}).get("per_block")}
+            if s.get("gated", True) and s.get("realised_keep", {}).get("per_block") and base_level(lv) == lv}
     if not rows:
         return None
     n = max(len(v) for v in rows.values())
@@ -408,7 +419,7 @@ def example_masks_png(params: dict, summaries: dict[str, dict], level: str | Non
 
     paths = params.get("paths") or {}
     levels = {k: float(v) for k, v in (params.get("levels") or {}).items()}
-    gated = sorted((lv for lv, k in levels.items() if k < 1.0), key=lambda lv: levels[lv])
+    gated = sorted((lv for lv, k in levels.items() if k < 1.0 and base_level(lv) == lv), key=lambda lv: levels[lv])
     if level is None:
         if not gated:
             return None, "no gated level (keep < 1) in params levels"
@@ -479,10 +490,11 @@ def _summary_curve(run_dir: Path) -> pd.DataFrame | None:
 def training_curves(models_dir: Path, levels) -> pd.DataFrame:
     """Long table (run, level, epoch, train_loss, valid_loss, source) of every trained run of ``levels``:
     ``<models_dir>/<level>/`` and any seed replicate one folder below it that holds a train_summary.json or
-    dvclive/. Prefers the dvclive TSVs, else ``train_summary.json["history"]``."""
+    dvclive/; a level named ``<base>_seed<k>`` is a replicate of ``<base>`` (``level`` = base). Prefers the
+    dvclive TSVs, else ``train_summary.json["history"]``."""
     cols = ["run", "level", "epoch", "train_loss", "valid_loss", "source"]
     out = []
-    for lv in levels:
+    for lv in levels:   # "<level>_seed<k>" folders are replicates: drawn in their level's colour
         top = Path(models_dir) / lv
         if not top.is_dir():
             continue
@@ -494,7 +506,7 @@ def training_curves(models_dir: Path, levels) -> pd.DataFrame:
                 c, src = _summary_curve(rd), "train_summary.json"
             if c is None or c.empty:
                 continue
-            c = c.assign(run=lv if rd == top else f"{lv}/{rd.name}", level=lv, source=src)
+            c = c.assign(run=lv if rd == top else f"{lv}/{rd.name}", level=base_level(lv), source=src)
             out.append(c[cols])
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
 
@@ -508,7 +520,7 @@ def make_training_curves(curves: pd.DataFrame):
         colours = {lv: cmap(i % 10) for i, lv in enumerate(dict.fromkeys(curves["level"]))}
         for run, g in curves.groupby("run", sort=False):
             lv = g["level"].iloc[0]
-            rep = run != lv   # a seed replicate: thinner, no own legend entry
+            rep = run != lv   # a seed replicate (own folder or subfolder): thinner, no own legend entry
             for ax, col in zip(axes, ("train_loss", "valid_loss")):
                 s = g[["epoch", col]].dropna()
                 ax.plot(s["epoch"], s[col], "-o" if len(s) < 30 else "-", ms=3, color=colours[lv],

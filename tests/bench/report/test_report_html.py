@@ -221,6 +221,16 @@ def test_stale_training_csvs_removed(tmp_path):
     assert not stale.exists() and w["training_a"].read_text() == "epoch,train_loss,valid_loss\n1,1.0,1.1\n2,0.5,0.6\n"
 
 
+def test_seed_replicate_levels_join_their_base_level(tmp_path):
+    for lv in ("static", "static_seed1"):
+        (tmp_path / lv).mkdir()
+        (tmp_path / lv / "train_summary.json").write_text(json.dumps({"history": TRAIN_HIST}))
+    c = P.training_curves(tmp_path, ["static", "static_seed1"])
+    assert set(c["run"]) == {"static", "static_seed1"} and set(c["level"]) == {"static"}
+    fig = P.make_training_curves(c)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["static"]
+
+
 def test_dvclive_tsv_without_loss_column_is_a_clear_error(tmp_path):
     f = tmp_path / "lv" / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv"
     f.parent.mkdir(parents=True)
