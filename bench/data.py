@@ -3,7 +3,7 @@
 The datasets are small (default profile: 480 x 4 s) and even VoiceBank+DEMAND (~10 h, ~2.3 GB as float32
 for both stems) fits in host or GPU memory, so every utterance is read once (``datagen.dataset``) into
 one flat tensor per stem with offsets -- no per-item Python work or DataLoader workers in the loop
-(on a GPU the input pipeline, not the model, is the bottleneck; see DESIGN.md).
+(on a GPU the input pipeline, not the model, is the bottleneck).
 
 Randomness: each epoch's order is one permutation shared by all ranks (seed, epoch) and sharded
 ``perm[rank::world]``; crop offsets come from a rank-offset generator (seed, epoch, rank). Both are

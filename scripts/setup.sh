@@ -8,7 +8,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# requirements.lock pins every package (torch 2.11 / torchaudio 2.11 pair, see shared DATA.md).
+# requirements.lock pins every package (torch 2.11 with the torchaudio 2.11 built against it).
 "$VENV/bin/python" -m pip install -q -c requirements.lock -e '.[test]'
 # Debian tools used by the report's browser test (optional elsewhere): chromium for a headless render.
 if [ "${SETUP_APT:-1}" = "1" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
