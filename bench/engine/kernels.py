@@ -5,10 +5,12 @@ H hidden, k taps). Weights, float32, blocks stacked so that the kernels index th
 views are created per frame: a numba view costs a reference-count round trip):
 
   wf (F, B), bf (B,)       front 1x1 conv, transposed     wb (B, F), bb (F,)   back 1x1 conv, transposed
-  w1 (nb, H, B)            first 1x1 conv, row c = channel c (gathered rows)
-  w1t (nb, B, H)           the same, transposed (dense path)
-  w2t (nb, H, B)           second 1x1 conv, transposed: row c = column c of W2 (gathered columns)
-  vh (nb, V_DW + k, H)     per-channel vectors: conv1 bias, norm1 w/b, depthwise bias, norm2 w/b, taps
+  chan (nb, H, R)          one contiguous record per inner channel c (R = CH_W1 + 2B floats):
+                           conv1 bias, norm1 w/b, depthwise bias, norm2 w/b, k taps (CH_*), then row c
+                           of the first 1x1 conv (CH_W1 + [0, B)) and column c of the second
+                           (CH_W1 + B + [0, B)): a skipped channel's data is never touched, an active
+                           channel's data is one contiguous run (measured: separate W1 / W2^T arrays
+                           made gathered channels 3x as slow as dense ones, from cache misses)
   b2 (nb, B)               second 1x1 conv bias
   sc (nb, 4)               eps1, PReLU1 slope, eps2, PReLU2 slope
   gw (nb, L, Imax, Omax)   gate layers, transposed (in, out), zero padded; gb (nb, L, Omax); gdim (L, 2)
@@ -38,40 +40,20 @@ from bench.engine._jit import njit
 F32 = np.float32
 _FM = {"reassoc", "contract"}      # summation order / FMA only (see module docstring)
 
-# rows of vh
-V_B1, V_G1, V_BE1, V_DWB, V_G2, V_BE2, V_DW = 0, 1, 2, 3, 4, 5, 6
+# offsets in a channel record (chan); CH_W1 = 16 leaves room for up to 10 taps, 64-byte aligned rows
+CH_B1, CH_G1, CH_BE1, CH_DWB, CH_G2, CH_BE2, CH_DW, CH_W1 = 0, 1, 2, 3, 4, 5, 6, 16
 # columns of geo
 E_K, E_DIL, E_SPAN, E_DR, E_GR, E_RX, E_RA, E_RK = 0, 1, 2, 3, 4, 5, 6, 7
 N_GEO = 8
 # rows of the scratch wk
-W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1, W_FULL = 0, 1, 2, 3, 4, 5, 6, 7
-N_WK = 8
-#: above this fraction of active channels the first 1x1 conv is computed densely (all rows, vectorised
-#: axpy) and the active rows picked: cheaper than gathered row dot products there (measured break-even
-#: about 0.7 on AVX2, see benchmarks/bench_engine.py)
-DENSE_CONV1_ABOVE = 0.75
+W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1 = 0, 1, 2, 3, 4, 5, 6
+N_WK = 7
 
 
 # ---------------------------------------------------------------- inner products (vectorised)
 @njit(fastmath=_FM)
-def _axpy_rows(w, k, n, m, v, y):
-    """y[:m] += w[k, :n, :m].T @ v[:n]  (w (nb, N, M): n row-axpys, 4 at a time, vectorised over m)."""
-    j = 0
-    while j + 4 <= n:
-        v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
-        for i in range(m):
-            y[i] += (w[k, j, i] * v0 + w[k, j + 1, i] * v1) + (w[k, j + 2, i] * v2 + w[k, j + 3, i] * v3)
-        j += 4
-    while j < n:
-        vj = v[j]
-        for i in range(m):
-            y[i] += w[k, j, i] * vj
-        j += 1
-
-
-@njit(fastmath=_FM)
 def _axpy_rows2(w, n, m, v, y):
-    """As :func:`_axpy_rows` for a 2-D w (N, M)."""
+    """y[:m] += w[:n, :m].T @ v[:n] for w (N, M): n row-axpys, 4 at a time (vectorised over m)."""
     j = 0
     while j + 4 <= n:
         v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
@@ -86,44 +68,46 @@ def _axpy_rows2(w, n, m, v, y):
 
 
 @njit(fastmath=_FM)
-def _axpy_gather(w, k, idx, n, m, v, y):
-    """y[:m] += sum_i w[k, idx[i], :m] * v[i] for i < n (gathered rows, compact v), 4 at a time."""
+def _axpy_gather(w, k, o0, idx, n, m, v, y):
+    """y[:m] += sum_i w[k, idx[i], o0:o0+m] * v[i] for i < n (gathered records, compact v), 4 at a time."""
     i = 0
     while i + 4 <= n:
         c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
         v0, v1, v2, v3 = v[i], v[i + 1], v[i + 2], v[i + 3]
         for o in range(m):
-            y[o] += (w[k, c0, o] * v0 + w[k, c1, o] * v1) + (w[k, c2, o] * v2 + w[k, c3, o] * v3)
+            y[o] += (w[k, c0, o0 + o] * v0 + w[k, c1, o0 + o] * v1) + \
+                    (w[k, c2, o0 + o] * v2 + w[k, c3, o0 + o] * v3)
         i += 4
     while i < n:
         c0 = idx[i]
         v0 = v[i]
         for o in range(m):
-            y[o] += w[k, c0, o] * v0
+            y[o] += w[k, c0, o0 + o] * v0
         i += 1
 
 
 @njit(fastmath=_FM)
-def _dot_gather(w, k, idx, n, m, x, bias, out):
-    """out[i] = bias[idx[i]] + w[k, idx[i], :m] . x[:m] for i < n (gathered rows), 4 rows at a time."""
+def _dot_gather(w, k, o0, idx, n, m, x, out):
+    """out[i] = w[k, idx[i], CH_B1] + w[k, idx[i], o0:o0+m] . x[:m] for i < n (gathered records), 4 at a time."""
     i = 0
     while i + 4 <= n:
         c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
         s0 = s1 = s2 = s3 = F32(0.0)
         for j in range(m):
             xj = x[j]
-            s0 += w[k, c0, j] * xj
-            s1 += w[k, c1, j] * xj
-            s2 += w[k, c2, j] * xj
-            s3 += w[k, c3, j] * xj
-        out[i], out[i + 1], out[i + 2], out[i + 3] = bias[c0] + s0, bias[c1] + s1, bias[c2] + s2, bias[c3] + s3
+            s0 += w[k, c0, o0 + j] * xj
+            s1 += w[k, c1, o0 + j] * xj
+            s2 += w[k, c2, o0 + j] * xj
+            s3 += w[k, c3, o0 + j] * xj
+        out[i], out[i + 1] = w[k, c0, CH_B1] + s0, w[k, c1, CH_B1] + s1
+        out[i + 2], out[i + 3] = w[k, c2, CH_B1] + s2, w[k, c3, CH_B1] + s3
         i += 4
     while i < n:
         c0 = idx[i]
         s0 = F32(0.0)
         for j in range(m):
-            s0 += w[k, c0, j] * x[j]
-        out[i] = bias[c0] + s0
+            s0 += w[k, c0, o0 + j] * x[j]
+        out[i] = w[k, c0, CH_B1] + s0
         i += 1
 
 
@@ -143,23 +127,14 @@ def _mean_var(v, n):
 
 # ---------------------------------------------------------------- elementwise parts (no flags)
 @njit
-def _norm_act_dense(v, n, g, be, eps, slope):
-    """In place on v[:n] (all channels): LayerNorm over channels, affine g/be, PReLU."""
-    mean, var = _mean_var(v, n)
-    r = F32(1.0) / np.sqrt(var + eps)
-    for c in range(n):
-        y = (v[c] - mean) * r * g[c] + be[c]
-        v[c] = y if y >= F32(0.0) else slope * y
-
-
-@njit
-def _norm_act_gather(v, idx, n, g, be, eps, slope):
-    """In place on compact v[:n] (channels idx[:n]): LayerNorm over them, affine g/be[idx], PReLU."""
+def _norm_act(v, chan, k, cg, cb, idx, n, eps, slope):
+    """In place on compact v[:n] (channels idx[:n]): LayerNorm over them (statistics over these n
+    channels, as MaskedChannelNorm), affine chan[k, c, cg] / chan[k, c, cb], PReLU."""
     mean, var = _mean_var(v, n)
     r = F32(1.0) / np.sqrt(var + eps)
     for i in range(n):
         c = idx[i]
-        y = (v[i] - mean) * r * g[c] + be[c]
+        y = (v[i] - mean) * r * chan[k, c, cg] + chan[k, c, cb]
         v[i] = y if y >= F32(0.0) else slope * y
 
 
@@ -195,18 +170,20 @@ def _gate_scores(gw, gb, gdim, k, pooled, h0, h1):
 
 
 @njit
-def engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool,
+def engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, allidx,
                 xr, ar, kr, kc, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
     """Feed one frame; returns the index of the frame written to ``out``/``mask_out``, or -1.
 
     frame (F,) complex64 (ignored when ``pad``: a frame past the end of the utterance);
-    skip: evaluate the gates, compute the active channels only; else every channel and no gate;
+    skip: evaluate the gates, compute the active channels only; else every channel (the same code with
+    ``allidx`` = all channels active) and no gate;
     forced (T, nb, H) uint8 replaces the gates' decisions when its first dimension is > 0;
     glog (T, nb, H) uint8 receives the decisions when its first dimension is > 0;
     out (F,) complex64 enhanced spectrum and mask_out (F,) float32 mask of the returned frame.
     """
     nF, nB = wf.shape[0], wf.shape[1]
-    nb, nH = w1.shape[0], w1.shape[1]
+    nb, nH = chan.shape[0], chan.shape[1]
+    ow1, ow2 = CH_W1, CH_W1 + nB
     n = cnt[0]
     if pad and cnt[1] < 0:
         cnt[1] = n
@@ -285,30 +262,16 @@ def engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, ge
                     else:
                         for c in range(nH):
                             glog[t_g, k, c] = 1
-                xg = xr[k, sx]
+                # first 1x1 conv (active rows), norm1, PReLU -> depthwise ring (zeros elsewhere)
                 arow = ar[k, sa]
-                if not skip:
-                    for c in range(nH):
-                        arow[c] = vh[k, V_B1, c]
-                    _axpy_rows(w1t, k, nB, nH, xg, arow)
-                    _norm_act_dense(arow, nH, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
-                else:
-                    for c in range(nH):
-                        arow[c] = F32(0.0)
-                    if na > 0:
-                        kidx = kr[k, sk]
-                        if na > DENSE_CONV1_ABOVE * nH:
-                            full = wk[W_FULL]
-                            for c in range(nH):
-                                full[c] = vh[k, V_B1, c]
-                            _axpy_rows(w1t, k, nB, nH, xg, full)
-                            for i in range(na):
-                                h[i] = full[kidx[i]]
-                        else:
-                            _dot_gather(w1, k, kidx, na, nB, xg, vh[k, V_B1], h)
-                        _norm_act_gather(h, kidx, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
-                        for i in range(na):
-                            arow[kidx[i]] = h[i]
+                for c in range(nH):
+                    arow[c] = F32(0.0)
+                if na > 0:
+                    kidx = kr[k, sk] if skip else allidx
+                    _dot_gather(chan, k, ow1, kidx, na, nB, xr[k, sx], h)
+                    _norm_act(h, chan, k, CH_G1, CH_BE1, kidx, na, sc[k, 0], sc[k, 1])
+                    for i in range(na):
+                        arow[kidx[i]] = h[i]
             else:
                 for c in range(nH):
                     ar[k, sa, c] = F32(0.0)       # past the end: the model's zero padding
@@ -326,26 +289,17 @@ def engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, ge
         sx = t_out % rx
         for i in range(nB):
             y[i] = xr[k, sx, i] + b2[k, i]
-        if not skip:
-            for c in range(nH):
-                h[c] = vh[k, V_DWB, c]
-            for j in range(kk):
-                st = (base + j * dil) % ra
-                for c in range(nH):
-                    h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
-            _norm_act_dense(h, nH, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
-            _axpy_rows(w2t, k, nH, nB, h, y)
-        elif na > 0:
-            kidx = kr[k, sk]
+        if na > 0:
+            kidx = kr[k, sk] if skip else allidx
             for i in range(na):
-                h[i] = vh[k, V_DWB, kidx[i]]
+                h[i] = chan[k, kidx[i], CH_DWB]
             for j in range(kk):
                 st = (base + j * dil) % ra
                 for i in range(na):
                     c = kidx[i]
-                    h[i] += vh[k, V_DW + j, c] * ar[k, st, c]
-            _norm_act_gather(h, kidx, na, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
-            _axpy_gather(w2t, k, kidx, na, nB, h, y)
+                    h[i] += chan[k, c, CH_DW + j] * ar[k, st, c]
+            _norm_act(h, chan, k, CH_G2, CH_BE2, kidx, na, sc[k, 2], sc[k, 3])
+            _axpy_gather(chan, k, ow2, kidx, na, nB, h, y)
         for i in range(nB):
             x[i] = y[i]
         t_in = t_out
@@ -365,7 +319,7 @@ def engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, ge
 
 
 @njit
-def engine_run(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool,
+def engine_run(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, allidx,
                xr, ar, kr, kc, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
     """Whole utterance through :func:`engine_step`: frames (T, F) complex64, then ``lookahead`` pad
     frames; out (T, F) complex64, masks (T, F) float32. Returns the number of frames written."""
@@ -374,7 +328,7 @@ def engine_run(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo
     mo = np.empty(frames.shape[1], np.float32)
     done = 0
     for t in range(nT + lookahead):
-        r = engine_step(wf, bf, wb, bb, cexp, w1, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool,
+        r = engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, allidx,
                         xr, ar, kr, kc, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
                         forced, glog, o, mo)
         if r >= 0:

@@ -18,6 +18,8 @@ framing. :meth:`StreamingEngine.flush` feeds the model's zero padding after the 
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -52,21 +54,23 @@ class StreamingEngine:
         self.gated = model.gates is not None
         F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
         pool = int(cfg.gate.pool_frames) if self.gated else 1
-        w1 = np.zeros((nb, H, B), np.float32)
-        w2t = np.zeros((nb, H, B), np.float32)
-        vh = np.zeros((nb, K.V_DW + kk, H), np.float32)
+        if kk > K.CH_W1 - K.CH_DW:
+            raise EngineError(f"engine supports kernels up to {K.CH_W1 - K.CH_DW} taps, got {kk}")
+        R = -(-(K.CH_W1 + 2 * B) // 16) * 16                                  # 64-byte records
+        chan = np.zeros((nb, H, R), np.float32)
         b2 = np.zeros((nb, B), np.float32)
         sc = np.zeros((nb, 4), np.float32)
         geo = np.zeros((nb, K.N_GEO), np.int64)
         for k, blk in enumerate(model.blocks):
             if blk.act1.weight.numel() != 1 or blk.act2.weight.numel() != 1 or blk.kernel != kk:
                 raise EngineError("engine supports the model's blocks: one shared PReLU slope, cfg.kernel taps")
-            w1[k] = _np(blk.conv1.weight[:, :, 0])
-            w2t[k] = _np(blk.conv2.weight[:, :, 0]).T
-            vh[k, K.V_B1], vh[k, K.V_DWB] = _np(blk.conv1.bias), _np(blk.dwconv.bias)
-            vh[k, K.V_G1], vh[k, K.V_BE1] = _np(blk.norm1.weight), _np(blk.norm1.bias)
-            vh[k, K.V_G2], vh[k, K.V_BE2] = _np(blk.norm2.weight), _np(blk.norm2.bias)
-            vh[k, K.V_DW:] = _np(blk.dwconv.weight[:, 0, :]).T                # (k, H)
+            ch = chan[k]
+            ch[:, K.CH_W1:K.CH_W1 + B] = _np(blk.conv1.weight[:, :, 0])          # row c of W1
+            ch[:, K.CH_W1 + B:K.CH_W1 + 2 * B] = _np(blk.conv2.weight[:, :, 0]).T  # column c of W2
+            ch[:, K.CH_B1], ch[:, K.CH_DWB] = _np(blk.conv1.bias), _np(blk.dwconv.bias)
+            ch[:, K.CH_G1], ch[:, K.CH_BE1] = _np(blk.norm1.weight), _np(blk.norm1.bias)
+            ch[:, K.CH_G2], ch[:, K.CH_BE2] = _np(blk.norm2.weight), _np(blk.norm2.bias)
+            ch[:, K.CH_DW:K.CH_DW + kk] = _np(blk.dwconv.weight[:, 0, :])         # (H, k)
             b2[k] = _np(blk.conv2.bias)
             sc[k] = [blk.norm1.eps, float(blk.act1.weight.detach()), blk.norm2.eps, float(blk.act2.weight.detach())]
             span = (blk.kernel - 1) * blk.dilation
@@ -92,8 +96,8 @@ class StreamingEngine:
         self._weights = (
             np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
             np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
-            np.float32(cfg.compress_exponent), w1, np.ascontiguousarray(w1.transpose(0, 2, 1)), w2t, vh, b2, sc,
-            gw, gb, gdim, geo, int(pool))
+            np.float32(cfg.compress_exponent), chan, b2, sc, gw, gb, gdim, geo, int(pool),
+            np.arange(H, dtype=np.int32))
         self._state = (
             np.zeros((nb, int(geo[:, K.E_RX].max()), B), np.float32),
             np.zeros((nb, int(geo[:, K.E_RA].max()), H), np.float32),
@@ -107,6 +111,16 @@ class StreamingEngine:
         self._out = np.empty(F_, np.complex64)
         self._mask = np.empty(F_, np.float32)
         self.reset()
+
+    def twin(self, skip: bool) -> "StreamingEngine":
+        """An engine with its own state sharing these weights (one copy in cache), in mode ``skip``."""
+        other = copy.copy(self)
+        other.skip = bool(skip)
+        other._state = tuple(a.copy() for a in self._state)
+        other._args = self._weights + other._state
+        other._out, other._mask = self._out.copy(), self._mask.copy()
+        other.reset()
+        return other
 
     # ------------------------------------------------------------------ properties
     def latency_ms(self, sample_rate_hz: int = 16000) -> dict:

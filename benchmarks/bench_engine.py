@@ -1,0 +1,385 @@
+"""Streaming engine: does DynCP's MAC saving become CPU-time saving? (1 thread, per frame)
+
+For each config (``small``, ``paper``) and level (``static keep75 keep50 keep25``) the compiled engine
+(:class:`bench.engine.StreamingEngine`) runs frame by frame on real test audio, dense (every channel, no
+gate: the static model's work) and skipping (gates first, active channels only) *interleaved frame by
+frame in one compiled loop* (order alternating), each frame timed with ``clock_gettime(CLOCK_MONOTONIC)``.
+Reported per level: per-frame latency p50/p99 and mean (us), real-time factor (time / audio time), the
+analytic MAC saving (:mod:`bench.macs`, gates included, STFT excluded) and the ratio
+``cpu_time_saving / mac_saving`` with ``cpu_time_saving = 1 - p50(skip) / p50(dense)``.
+
+Where the gap goes (same interleaved loop, each against dense): ``fixed`` = skipping with every channel
+forced off (front-end |X|^c, front/back 1x1 convs, sigmoid, ring bookkeeping: no gate, no channel);
+``gate`` = skipping with the gates minus skipping with the same decisions forced (the gates' cost);
+``gather efficiency`` = dense per-channel time x realised keep / skipping per-channel time.
+Also eager PyTorch frame by frame (dense, the same per-frame math with torch ops) for the engine's speed-up.
+
+Models: ``<models-dir>/<level>/model.pt`` (``sebench train``) when present and of this config; otherwise a
+randomly initialised gated model whose gates' last bias is shifted, block by block, so that the realised
+keep on the benchmark audio matches the level's target (``model_source`` in the JSON says which).
+Non-causal models run with their look-ahead buffered (``latency`` in the JSON).
+
+Usage (one command, about 1-3 min; re-run on the trained models when they exist):
+  .venv/bin/python benchmarks/bench_engine.py [--models-dir data/models] [--levels static keep75 keep50 keep25]
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")     # before numba / torch start their pools
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import ctypes  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.engine import StreamingEngine  # noqa: E402
+from bench.engine.kernels import engine_step  # noqa: E402
+from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
+from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
+from bench.params import load_params  # noqa: E402
+
+# ---------------------------------------------------------------- timing inside compiled code
+_clock_gettime = ctypes.CDLL(None).clock_gettime
+_clock_gettime.argtypes = [ctypes.c_int, ctypes.c_void_p]
+_clock_gettime.restype = ctypes.c_int
+_CLOCK_MONOTONIC = 1
+
+
+@numba.njit   # not cached: it calls a ctypes function (process-specific address)
+def _now_ns(ts):
+    _clock_gettime(_CLOCK_MONOTONIC, ts.ctypes)
+    return ts[0] * 1000000000 + ts[1]
+
+
+@numba.njit
+def _timed_pair(a, b, frames, forced_b, no_masks, skip_b, first, lat):
+    """Frames through engine A (dense) and B interleaved; lat (T, 2) int64 ns per frame (A, B).
+
+    ``first`` 0: A runs first on even frames, 1: B does (the order alternates every frame)."""
+    ts = np.zeros(2, np.int64)
+    nF = frames.shape[1]
+    oa, ma = np.empty(nF, np.complex64), np.empty(nF, np.float32)
+    ob, mb = np.empty(nF, np.complex64), np.empty(nF, np.float32)
+    for t in range(frames.shape[0]):
+        if (t + first) % 2 == 0:
+            t0 = _now_ns(ts)
+            engine_step(*a, frames[t], False, False, no_masks, no_masks, oa, ma)
+            t1 = _now_ns(ts)
+            engine_step(*b, frames[t], False, skip_b, forced_b, no_masks, ob, mb)
+            t2 = _now_ns(ts)
+            lat[t, 0], lat[t, 1] = t1 - t0, t2 - t1
+        else:
+            t0 = _now_ns(ts)
+            engine_step(*b, frames[t], False, skip_b, forced_b, no_masks, ob, mb)
+            t1 = _now_ns(ts)
+            engine_step(*a, frames[t], False, False, no_masks, no_masks, oa, ma)
+            t2 = _now_ns(ts)
+            lat[t, 0], lat[t, 1] = t2 - t1, t1 - t0
+
+
+def _interleaved(dense: StreamingEngine, other: StreamingEngine, frames: np.ndarray, forced, reps: int):
+    """(dense ns (reps*T,), other ns (reps*T,)) after one warm-up pass; engines reset before each pass."""
+    T = frames.shape[0]
+    nb, H = dense.cfg.n_blocks, dense.cfg.hidden
+    fm = np.zeros((0, nb, H), np.uint8) if forced is None else np.ascontiguousarray(forced, dtype=np.uint8)
+    out = []
+    for r in range(reps + 1):
+        dense.reset()
+        other.reset()
+        lat = np.zeros((T, 2), np.int64)
+        _timed_pair(dense._args, other._args, frames, fm, dense._no_masks, other.skip, r % 2, lat)
+        if r:
+            out.append(lat)
+    lat = np.concatenate(out)
+    return lat[:, 0], lat[:, 1]
+
+
+def _stats(ns: np.ndarray, hop_s: float) -> dict:
+    us = ns / 1e3
+    return dict(p50_us=float(np.percentile(us, 50)), p99_us=float(np.percentile(us, 99)),
+                mean_us=float(us.mean()), rtf=float(us.mean() * 1e-6 / hop_s))
+
+
+# ---------------------------------------------------------------- eager PyTorch, frame by frame
+class _EagerFrames:
+    """Dense per-frame Conv-FSENet with torch ops (causal geometry: ring buffers), the eager baseline."""
+
+    def __init__(self, m: ConvFSENet):
+        d = lambda t: t.detach().clone().contiguous()  # noqa: E731
+        self.c = m.cfg.compress_exponent
+        self.wf, self.bf = d(m.front.weight[:, :, 0]), d(m.front.bias)
+        self.wb, self.bb = d(m.back.weight[:, :, 0]), d(m.back.bias)
+        self.blocks = []
+        for b in m.blocks:
+            L = (b.kernel - 1) * b.dilation + 1
+            self.blocks.append(dict(
+                w1=d(b.conv1.weight[:, :, 0]), b1=d(b.conv1.bias), g1=d(b.norm1.weight), be1=d(b.norm1.bias),
+                e1=b.norm1.eps, p1=float(b.act1.weight.detach()), dw=d(b.dwconv.weight[:, 0, :]),
+                dwb=d(b.dwconv.bias), g2=d(b.norm2.weight), be2=d(b.norm2.bias), e2=b.norm2.eps,
+                p2=float(b.act2.weight.detach()), w2=d(b.conv2.weight[:, :, 0]), b2=d(b.conv2.bias),
+                ring=torch.zeros(m.cfg.hidden, L),
+                taps=[torch.tensor([(p - (b.kernel - 1 - j) * b.dilation) % L for j in range(b.kernel)])
+                      for p in range(L)]))
+
+    @staticmethod
+    def _na(v, g, b, eps, slope):
+        var, mean = torch.var_mean(v, correction=0)
+        y = (v - mean) * torch.rsqrt(var + eps) * g + b
+        return torch.where(y >= 0, y, slope * y)
+
+    @torch.inference_mode()
+    def run(self, spec: torch.Tensor):
+        """spec (F, T) complex -> (masks (F, T), per-frame ns (T,))."""
+        for b in self.blocks:
+            b["ring"].zero_()
+        T = spec.shape[1]
+        masks, ns = torch.empty(spec.shape[0], T), np.zeros(T, np.int64)
+        for t in range(T):
+            t0 = time.perf_counter_ns()
+            x = torch.relu(torch.addmv(self.bf, self.wf, spec[:, t].abs().pow(self.c)))
+            for b in self.blocks:
+                ring = b["ring"]
+                pos = t % ring.shape[1]
+                ring[:, pos] = self._na(torch.addmv(b["b1"], b["w1"], x), b["g1"], b["be1"], b["e1"], b["p1"])
+                dv = (ring[:, b["taps"][pos]] * b["dw"]).sum(1) + b["dwb"]
+                x = x + torch.addmv(b["b2"], b["w2"], self._na(dv, b["g2"], b["be2"], b["e2"], b["p2"]))
+            masks[:, t] = torch.sigmoid(torch.addmv(self.bb, self.wb, x))
+            ns[t] = time.perf_counter_ns() - t0
+        return masks, ns
+
+
+# ---------------------------------------------------------------- audio, models
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _audio(params: dict, seconds: float) -> tuple[torch.Tensor, str]:
+    """(1, n) float32 at 16 kHz: the first test mixtures of the dataset, else embedded speech + noise at 5 dB."""
+    import soundfile as sf
+
+    sr = int(params["frames"]["sample_rate_hz"])
+    n = int(seconds * sr)
+    ds = ROOT / params["paths"]["dataset_dir"]
+    try:
+        from datagen.dataset import load_metadata, read_stem
+        meta = load_metadata(ds, "test")
+        parts, ids, have = [], [], 0
+        for row in meta.itertuples(index=False):
+            x = read_stem(ds, row, "noisy").astype(np.float32)
+            parts.append(x)
+            ids.append(row.mixture_id)
+            have += len(x)
+            if have >= n:
+                return torch.from_numpy(np.concatenate(parts)[:n])[None], f"{ds.name} test mixtures {ids}"
+    except (FileNotFoundError, ValueError, OSError, KeyError):
+        pass
+    emb = ROOT / "datagen" / "embedded"
+
+    def take(files):
+        out, have = [], 0
+        for f in files:
+            x, fsr = sf.read(f, dtype="float32", always_2d=True)
+            if fsr != sr:
+                continue
+            out.append(x.mean(1))
+            have += len(out[-1])
+            if have >= n:
+                break
+        return np.resize(np.concatenate(out), n)
+    speech = take(sorted(emb.glob("speech/**/*.flac")))
+    noise = take(sorted(emb.glob("noise/**/*.flac")))
+    noise *= np.sqrt((speech ** 2).mean() / max((noise ** 2).mean(), 1e-12) / 10 ** 0.5)
+    mix = (0.5 * (speech + noise) / max(np.abs(speech + noise).max(), 1e-6)).astype(np.float32)
+    return torch.from_numpy(mix)[None], "embedded corpus: first speech + first noise files (sorted), 5 dB SNR"
+
+
+def _calibrate(m: ConvFSENet, feats: torch.Tensor, keep: float) -> None:
+    """Shift each gate's last bias (block by block) so that its keep on ``feats`` is ``keep``."""
+    with torch.no_grad():
+        for k in range(m.n_blocks):
+            s = m.mask_from_features(feats)[2][0, k].flatten().double()
+            m.gates[k].layers[-1].bias -= float(torch.quantile(s, 1.0 - keep))
+
+
+def _load_trained(path: Path, cfg_name: str, arch: dict):
+    if not path.is_file():
+        return None
+    from bench.enhance import load_model
+    m, cfg, _ = load_model(path, torch.device("cpu"))
+    if cfg.bottleneck != int(arch["bottleneck"]) or cfg.hidden != int(arch["hidden"]):
+        return None
+    return m
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default=str(ROOT / "params.yaml"))
+    ap.add_argument("--models-dir", default=None, help="default: params paths.models_dir")
+    ap.add_argument("--levels", nargs="+", default=["static", "keep75", "keep50", "keep25"])
+    ap.add_argument("--configs", nargs="+", default=["small", "paper"])
+    ap.add_argument("--seconds", type=float, default=10.0, help="audio per pass (s)")
+    ap.add_argument("--reps", type=int, default=3, help="timed passes per pair (after one warm-up)")
+    ap.add_argument("--eager-seconds", type=float, default=2.0)
+    ap.add_argument("--out", default=str(ROOT / "reports/benchmarks/engine.json"))
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    params = load_params(a.params)
+    models_dir = Path(a.models_dir or ROOT / params["paths"]["models_dir"])
+    levels = params.get("levels") or {}
+    for lv in a.levels:
+        if lv not in levels:
+            raise SystemExit(f"{a.params}: level {lv!r} not in levels {sorted(levels)}")
+    load_start = os.getloadavg()
+    wave, audio_src = _audio(params, a.seconds)
+    hop_s = params["frames"]["hop_length"] / params["frames"]["sample_rate_hz"]
+    rows, eager_rows = [], []
+    t_start = time.perf_counter()
+    for cfg_name in a.configs:
+        arch = params["model"]["configs"][cfg_name]
+        p = dict(params, model=dict(params["model"], config=cfg_name, causal=True))
+        dense_pf = None
+        for lv in tqdm(a.levels, desc=cfg_name):
+            keep = float(levels[lv])
+            m = _load_trained(models_dir / lv / "model.pt", cfg_name, arch)
+            source = f"trained: {models_dir / lv / 'model.pt'}"
+            if m is None:
+                torch.manual_seed(0)
+                m = ConvFSENet(FSENetConfig.from_params(p, level_keep=keep)).eval()
+                source = ("random init (causal), static" if keep >= 1.0 else
+                          f"random init (causal), gates' last bias calibrated to keep {keep} on the benchmark audio")
+            cfg = m.cfg
+            with torch.no_grad():
+                spec = m.stft(wave)[0]
+                feats = m.features(spec)[None]
+            if m.gates is not None and source.startswith("random"):
+                _calibrate(m, feats, keep)
+            frames = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
+            T = frames.shape[0]
+            dense = StreamingEngine(m, skip=False)
+            dense_pf = dense_macs_per_frame(cfg)["total"]
+            row = dict(config=cfg_name, level=lv, target_keep=keep, model_source=source, causal=cfg.causal,
+                       latency=dense.latency_ms(int(params["frames"]["sample_rate_hz"])),
+                       macs=dict(dense_per_frame=dense_pf))
+            with torch.no_grad():
+                mask_ref, gates_ref, _, _ = m.mask_from_features(feats)
+            if m.gates is None:
+                _, mk, _ = dense.run(spec)
+                row["max_abs_diff_vs_model"] = float(np.abs(mk - mask_ref[0].numpy()).max())
+                d_ns, _ = _interleaved(dense, dense.twin(False), frames, None, a.reps)
+                row.update(realised_keep=1.0, dense=_stats(d_ns, hop_s), cpu_time_saving=0.0, mac_saving=0.0,
+                           ratio=None)
+                rows.append(row)
+                continue
+            skip = dense.twin(True)
+            g_ref = gates_ref[0].permute(2, 0, 1).bool().numpy()
+            _, mk, used = skip.run(spec, return_gates=True)
+            row["max_abs_diff_vs_model"] = float(np.abs(mk - mask_ref[0].numpy()).max())
+            row["gate_agreement"] = float((used == g_ref).mean())
+            dyn = dynamic_macs_per_frame(cfg, used)
+            mac_saving = 1.0 - float(dyn.mean()) / dense_pf
+            row["macs"].update(dynamic_per_frame_mean=float(dyn.mean()), gate_per_frame=dense_macs_per_frame(cfg)["gate_total"])
+            d_ns, s_ns = _interleaved(dense, skip, frames, None, a.reps)
+            forced_eng = dense.twin(True)
+            d2, f_ns = _interleaved(dense, forced_eng, frames, used, a.reps)
+            d3, z_ns = _interleaved(dense, forced_eng, frames, np.zeros_like(used), a.reps)
+            td, ts = np.median(d_ns), np.median(s_ns)
+            cpu_saving = 1.0 - ts / td
+            fixed = float(np.median(z_ns) * td / np.median(d3))          # rescaled to this pair's dense time
+            forced_t = float(np.median(f_ns) * td / np.median(d2))
+            keep_r = float(used.mean())
+            ch_dense, ch_skip = td - fixed, forced_t - fixed
+            fb = dense_macs_per_frame(cfg)
+            row.update(
+                realised_keep=keep_r, mac_saving=mac_saving, dense=_stats(d_ns, hop_s), skip=_stats(s_ns, hop_s),
+                cpu_time_saving=cpu_saving, cpu_time_saving_mean=1.0 - float(s_ns.mean() / d_ns.mean()),
+                ratio=cpu_saving / mac_saving if mac_saving > 1e-9 else None,
+                gap=dict(
+                    ideal_skip_us=td * (1.0 - mac_saving) / 1e3,
+                    fixed_us=fixed / 1e3, fixed_share_of_dense_time=fixed / td,
+                    front_back_share_of_dense_macs=(fb["front"] + fb["back"]) / dense_pf,
+                    gate_us=(ts - forced_t) / 1e3, gate_share_of_dense_time=(ts - forced_t) / td,
+                    gate_share_of_dense_macs=fb["gate_total"] / dense_pf,
+                    channels_dense_us=ch_dense / 1e3, channels_skip_us=ch_skip / 1e3,
+                    gather_efficiency=(ch_dense * keep_r / ch_skip) if ch_skip > 0 else None))
+            rows.append(row)
+        # eager PyTorch frame by frame vs the dense engine (same weights, causal geometry)
+        torch.manual_seed(0)
+        m = ConvFSENet(FSENetConfig.from_params(p, level_keep=1.0)).eval()
+        with torch.no_grad():
+            spec = m.stft(wave[:, :int(a.eager_seconds * params["frames"]["sample_rate_hz"])])[0]
+            ref = m.mask_from_features(m.features(spec)[None])[0][0]
+        eg = _EagerFrames(m)
+        eg.run(spec)
+        em, e_ns = eg.run(spec)
+        fr = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
+        dense = StreamingEngine(m, skip=False)
+        d_ns, _ = _interleaved(dense, dense.twin(False), fr, None, a.reps)
+        eager_rows.append(dict(config=cfg_name, eager=_stats(e_ns, hop_s), dense_engine=_stats(d_ns, hop_s),
+                               speedup_p50=float(np.median(e_ns) / np.median(d_ns)),
+                               eager_max_abs_diff_vs_model=float((em - ref).abs().max())))
+    # ---- print
+    print(f"\n{'config':7} {'level':8} {'keep':>5} {'MACsave':>7} {'dense p50/p99 us':>17} {'skip p50/p99 us':>16} "
+          f"{'CPUsave':>7} {'ratio':>6} {'fixed':>6} {'gate':>6} {'gathEff':>7}")
+    for r in rows:
+        s = r.get("skip")
+        print(f"{r['config']:7} {r['level']:8} {r['realised_keep']:5.2f} {r['mac_saving']:7.1%} "
+              f"{r['dense']['p50_us']:8.1f}/{r['dense']['p99_us']:<8.1f} "
+              + (f"{s['p50_us']:7.1f}/{s['p99_us']:<8.1f} {r['cpu_time_saving']:7.1%} {r['ratio']:6.2f} "
+                 f"{r['gap']['fixed_us']:6.1f} {r['gap']['gate_us']:6.1f} {r['gap']['gather_efficiency'] or 0:7.2f}"
+                 if s else ""))
+    for e in eager_rows:
+        print(f"{e['config']}: eager PyTorch {e['eager']['p50_us']:.0f} us/frame, dense engine "
+              f"{e['dense_engine']['p50_us']:.1f} us/frame: {e['speedup_p50']:.1f}x")
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    report = dict(
+        benchmark="bench_engine", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        git_commit=commit, command="python benchmarks/bench_engine.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        wall_s=time.perf_counter() - t_start,
+        machine=dict(cpu_model=_cpu_model(), cpu_count=os.cpu_count(), loadavg_start=list(load_start),
+                     loadavg_end=list(os.getloadavg()), torch=torch.__version__, numba=numba.__version__,
+                     numpy=np.__version__, python=platform.python_version(),
+                     threads=dict(torch=torch.get_num_threads(), numba=numba.get_num_threads())),
+        implementation=dict(
+            engine="bench.engine.StreamingEngine (numba, float32, one frame per call of engine_step)",
+            timing="per frame, clock_gettime(CLOCK_MONOTONIC) inside one compiled loop, dense and the other "
+                   "engine interleaved frame by frame (order alternating); statistics over reps x frames",
+            eager="PyTorch eager, dense, frame by frame (torch.addmv, var_mean, ring buffers), perf_counter_ns",
+            macs="bench.macs (analytic; dense = total without gates; dynamic = gates' decisions, gates included)",
+            cpu_time_saving="1 - p50(skip) / p50(dense)"),
+        audio=dict(source=audio_src, seconds=wave.shape[-1] / params["frames"]["sample_rate_hz"]),
+        reps=a.reps, rows=rows, eager=eager_rows)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=1))
+    os.replace(tmp, out)
+    print(f"wrote {out} ({report['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
