@@ -1,7 +1,7 @@
 """What every ``sebench`` command shares: its progress and level flags, its elapsed time and its warnings.
 
-* :func:`add_progress_arg` (from :mod:`datagen.cliflags`, importable without ``bench``) -- ``--no-progress`` (hidden alias ``--quiet``): ``args.no_progress``; it also
-  sets ``TQDM_DISABLE=1`` so that bars deep inside library code and worker processes stay silent.
+* :func:`add_progress_arg` (from :mod:`datagen.cliflags`, importable without ``bench``) -- ``--no-progress``
+  (hidden alias ``--quiet``): ``args.no_progress``; it also turns tqdm's default to ``disable=True``.
 * :func:`add_levels_arg` -- ``--level NAME [NAME ...]`` (hidden alias ``--levels``): ``args.levels``.
   Commands that take exactly one level use a plain ``--level NAME``.
 * :class:`StageRun` -- wraps one command in :func:`bench.cli.main`: prints ``sebench <cmd>: done in 12.3 s``
@@ -10,7 +10,8 @@
   counting warnings of forked worker processes too. ``python -W ...`` or ``PYTHONWARNINGS`` turn the
   summary off (warnings print as usual).
 * When stderr is not a terminal (a log file, ``dvc repro`` in CI) tqdm redraws at most every
-  :data:`LOG_MININTERVAL_S` seconds instead of 10 times a second (``TQDM_MININTERVAL``), so logs stay small.
+  :data:`LOG_MININTERVAL_S` seconds instead of 10 times a second (unless ``TQDM_MININTERVAL`` is set), so
+  logs stay small.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from datagen.cliflags import add_levels_arg, add_progress_arg  # noqa: F401  (re-exported)
+from datagen.cliflags import add_levels_arg, add_progress_arg, tqdm_defaults  # noqa: F401  (re-exported)
 
 LOG_MININTERVAL_S = 30.0
 _MAX_KINDS_SHOWN = 3
@@ -102,8 +103,8 @@ class StageRun:
     # --- context --------------------------------------------------------------------------------------
     def __enter__(self):
         self.t0 = time.perf_counter()
-        if not self.stream.isatty():
-            os.environ.setdefault("TQDM_MININTERVAL", str(LOG_MININTERVAL_S))
+        if not self.stream.isatty() and "TQDM_MININTERVAL" not in os.environ:
+            tqdm_defaults(mininterval=LOG_MININTERVAL_S)
         if self.summarise:
             from multiprocessing import util
 

@@ -1,15 +1,35 @@
 """The flags every ``sebench`` command spells the same way (one progress flag, one level flag).
 
-* ``--no-progress`` (hidden alias ``--quiet``) -> ``args.no_progress``; it also sets ``TQDM_DISABLE=1``
-  so that bars deep inside library code and in worker processes stay silent.
+* ``--no-progress`` (hidden alias ``--quiet``) -> ``args.no_progress``; it also makes ``disable=True``
+  tqdm's default (:func:`tqdm_defaults`), so bars deep inside library code and in workers stay silent.
 * ``--level NAME [NAME ...]`` (repeatable; hidden alias ``--levels``) -> ``args.levels`` for commands that
   take a subset of levels; commands that take exactly one level use a plain ``--level NAME``.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
+import sys
+
+
+def tqdm_defaults(**kw) -> None:
+    """Default tqdm options (e.g. ``disable=True``) for this process and the processes it starts.
+
+    tqdm reads ``TQDM_<OPTION>`` environment variables once, when it is imported; so this sets them (for
+    child processes and a later import) and also rebinds the defaults of an already imported tqdm.
+    Options passed explicitly to ``tqdm(...)`` still win.
+    """
+    for k, v in kw.items():
+        os.environ[f"TQDM_{k.upper()}"] = str(v)
+    std = sys.modules.get("tqdm.std")
+    if std is not None:
+        init = std.tqdm.__dict__["__init__"]
+        if isinstance(init, functools.partialmethod):
+            std.tqdm.__init__ = functools.partialmethod(init.func, *init.args, **{**init.keywords, **kw})
+        else:
+            std.tqdm.__init__ = functools.partialmethod(init, **kw)
 
 
 def plain_help(text: str | None) -> str | None:
@@ -39,7 +59,7 @@ class _NoProgress(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, True)
-        os.environ["TQDM_DISABLE"] = "1"
+        tqdm_defaults(disable=True)
 
 
 def add_progress_arg(ap: argparse.ArgumentParser) -> None:

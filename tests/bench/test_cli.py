@@ -27,31 +27,40 @@ def test_version_matches_pyproject(capsys):
     assert capsys.readouterr().out.strip() == f"sebench {want}"
 
 
-def _help(cmd: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "bench.cli", cmd, "--help"], cwd=REPO, capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+def _help(cmd: str, capsys) -> str:
+    try:
+        rc = main([cmd, "--help"])
+    except SystemExit as e:   # argparse's own exit after printing the help
+        rc = e.code
+    assert rc in (0, None)
+    return capsys.readouterr().out
 
 
 @pytest.mark.parametrize("cmd", sorted(COMMANDS))
-def test_every_command_help_is_plain_and_has_one_progress_flag(cmd):
-    text = _help(cmd)
+def test_every_command_help_is_plain_and_has_one_progress_flag(cmd, capsys):
+    text = _help(cmd, capsys)
     assert not re.search(r"``|:(func|mod|class|data|meth):`", text), text
     if cmd != "profile":
         assert "--no-progress" in text and "--quiet" not in text
         assert "--levels" not in text   # one level flag: --level (the plural is a hidden alias)
 
 
-def test_progress_flag_and_hidden_alias(monkeypatch):
+def test_progress_flag_and_hidden_alias_silence_an_already_imported_tqdm(monkeypatch):
+    import io
+
+    import tqdm.std
+
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setattr(tqdm.std.tqdm, "__init__", tqdm.std.tqdm.__dict__["__init__"])   # restored after
     ap = argparse.ArgumentParser(description="``sebench x``: does :func:`y`")
     add_params_arg(ap)
     assert ap.description == "sebench x: does y"
     assert ap.parse_args([]).no_progress is False
-    assert "TQDM_DISABLE" not in os.environ
+    assert not tqdm.std.tqdm(range(2), file=io.StringIO()).disable
     assert ap.parse_args(["--quiet"]).no_progress is True
-    assert os.environ["TQDM_DISABLE"] == "1"
+    assert tqdm.std.tqdm(range(2), file=io.StringIO()).disable          # bars in library code too
+    assert not tqdm.std.tqdm(range(2), file=io.StringIO(), disable=False).disable   # explicit wins
+    assert os.environ["TQDM_DISABLE"] == "True"                          # and in child processes
     assert ap.parse_args(["--no-progress"]).no_progress is True
 
 
