@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -527,6 +528,7 @@ def make_training_curves(curves: pd.DataFrame):
                         lw=0.8 if rep else 1.6, alpha=0.6 if rep else 1.0, label=None if rep else lv)
         for ax, name in zip(axes, ("train", "valid")):
             ax.set_xlabel("epoch (of that level's own training)")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.set_ylabel(f"{name} loss (compressed spectral)")
             ax.set_title(f"{name.capitalize()} loss per epoch")
             ax.grid(alpha=0.3)
