@@ -630,7 +630,8 @@ def _describe(err: dict) -> tuple[str, str]:
             f" (allowed here: {', '.join(known)}; a new key needs a field in datagen/config.py)" if known else "")
         return path, f"unknown key {path}{hint}"
     val = err.get("input")
-    msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+    msg = re.sub(r"^(Input|List|String|Dictionary|Tuple|Set) should", "must", err["msg"].replace("Value error, ", ""))
+    msg = msg.replace(" after validation", "")
     for a, b in (("greater than or equal to", ">="), ("less than or equal to", "<="), ("greater than", ">"),
                  ("less than", "<")):
         msg = msg.replace(a, b)
