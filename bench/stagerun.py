@@ -52,6 +52,7 @@ class StageRun:
         self.first: dict[tuple, str] = {}
         self.summarise = not sys.warnoptions
         self.rc = 0   # the command's exit status, set by the caller: nonzero prints "failed after"
+        self.active = False
 
     # --- warnings -------------------------------------------------------------------------------------
     def _show(self, message, category, filename, lineno, file=None, line=None):
@@ -64,6 +65,8 @@ class StageRun:
         """In a forked worker: start from zero and report the counts when the worker exits."""
         from multiprocessing import util
 
+        if not self.active:   # a finished StageRun still alive in a later fork: nothing to collect
+            return
         self.counts, self.first = Counter(), {}
         util.Finalize(self, self._dump_child, exitpriority=100)
 
@@ -72,7 +75,10 @@ class StageRun:
             return
         f = Path(self._dir) / f"{os.getpid()}.json"
         rows = [[list(k), n, self.first.get(k, "")] for k, n in self.counts.items()]
-        f.write_text(json.dumps(rows))
+        try:
+            f.write_text(json.dumps(rows))
+        except OSError:   # the parent already finished its summary
+            pass
 
     def _collect_children(self):
         for f in sorted(Path(self._dir).glob("*.json")):
@@ -103,6 +109,7 @@ class StageRun:
     # --- context --------------------------------------------------------------------------------------
     def __enter__(self):
         self.t0 = time.perf_counter()
+        self.active = True
         if not self.stream.isatty() and "TQDM_MININTERVAL" not in os.environ:
             tqdm_defaults(mininterval=LOG_MININTERVAL_S)
         if self.summarise:
@@ -116,6 +123,7 @@ class StageRun:
 
     def __exit__(self, exc_type, exc, tb):
         dt = time.perf_counter() - self.t0
+        self.active = False
         if self.summarise:
             warnings.showwarning = self._saved
             self._collect_children()

@@ -127,3 +127,11 @@ def test_torch_commands_parse_with_their_shared_parser():
     a = PARSERS["train"]().parse_args(["--level", "keep50", "--quiet", "--stop-after-epochs", "1"])
     assert (a.level, a.no_progress, a.stop_after_epochs, a.params) == ("keep50", True, 1, "params.yaml")
     assert PARSERS["probe"]().parse_args(["--levels", "a", "--level", "b"]).levels == ["a", "b"]
+
+
+def test_forks_after_a_finished_stage_run_stay_quiet(capfd):
+    with StageRun("demo"):
+        pass
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as ex:
+        assert list(ex.map(_warn_in_worker, [1])) == [1]
+    assert "Traceback" not in capfd.readouterr().err
