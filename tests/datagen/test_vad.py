@@ -173,3 +173,22 @@ def test_describe_names_method_and_parameters():
     d = describe({"method": "floor_relative", "threshold_db_above_floor": 9})
     assert "`floor_relative`" in d and "floor + 9 dB" in d and "p95 - 20 dB" in d
     assert "`energy`" in describe(ENERGY_BLOCK) and "40 dB" in describe(ENERGY_BLOCK)
+
+
+def test_dataset_card_records_the_vad_rule_and_parameters():
+    import copy
+    from pathlib import Path
+
+    import pandas as pd
+
+    from datagen.card import card_markdown
+    from datagen.config import load_params
+
+    params = copy.deepcopy(load_params(Path(__file__).resolve().parents[2] / "params.yaml"))
+    params["labels"]["vad"] = {"method": "floor_relative", "threshold_db_above_floor": 10.0}
+    d = pd.DataFrame(dict(achieved_snr_db=[5.0], snr_db=[5.0], duration_s=[1.0], speaker=["a"], noise_id=["n"],
+                          reverb=[False], noise_class=["hiss"], n_frames=[3], vad=[np.array([0, 1, 1], np.uint8)],
+                          voiced=[np.array([0, 1, 0], np.uint8)], noise_active=[np.array([1, 1, 1], np.uint8)]))
+    md = card_markdown(params, {"test": d}, None, None)
+    assert "VAD ground truth: `floor_relative`" in md and "floor + 10 dB" in md
+    assert '"rule": "floor-relative-minstat"' in md and '"min_pause_s": 0.1' in md
