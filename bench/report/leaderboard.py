@@ -157,12 +157,13 @@ PER_UTT_REQUIRED = ("system", "mixture_id", "metric", "value", "status")
 
 
 def seed_groups(names) -> dict[str, list[tuple[int, str]]]:
-    """{base: [(seed, system), ...]} sorted by seed: ``<base>_seed<k>`` is seed k of ``<base>`` (seed 0)."""
+    """{base: [(seed, system), ...]} sorted by seed: ``<base>_seed<k>`` is seed k of ``<base>`` (seed 0)
+    when ``<base>`` is among ``names``."""
     names = list(dict.fromkeys(str(n) for n in names))
     out: dict[str, list[tuple[int, str]]] = {}
     for n in names:
         m = SEED_RE.match(n)
-        if m:
+        if m and m["base"] in names:   # a replicate without its seed-0 system keeps its own row
             out.setdefault(m["base"], []).append((int(m["k"]), n))
         else:
             out.setdefault(n, []).append((0, n))
@@ -384,7 +385,7 @@ def validity_banner(df: pd.DataFrame) -> str | None:
         return None
     detail = str(df["validity_detail"].iloc[0]) if "validity_detail" in df.columns and len(df) else ""
     status = str(df["validity"].iloc[0]) if "validity" in df.columns and len(df) else "unknown"
-    why = "validity gate not checked" if status == "unknown" else "validity gate failed"
+    why = "validity gate failed" if status == "fail" else "validity gate not checked"
     return f"{FAIL_BANNER} ({why}: {detail})" if detail and detail != NA else f"{FAIL_BANNER} ({why})"
 
 

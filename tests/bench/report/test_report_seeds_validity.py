@@ -165,3 +165,12 @@ def test_probes_section_states_identity_beyond_count():
     md = L.probes_section(probes)
     assert "| keep50 | VAD acc | 0.860 [0.840, 0.880] | +0.011 [-0.004, +0.025] | +0.050 |" in md
     assert "F0" not in md.split("\n\n")[-1] and L.probes_section({}) is None
+
+
+def test_seed_groups_need_their_base():
+    g = L.seed_groups(["noisy", "static", "keep50", "keep50_seed2", "keep50_seed1", "ext_seed1", "x_seed0"])
+    assert g["keep50"] == [(0, "keep50"), (1, "keep50_seed1"), (2, "keep50_seed2")]
+    assert g["ext_seed1"] == [(0, "ext_seed1")] and g["x_seed0"] == [(0, "x_seed0")]   # no base / not a replicate
+    assert list(g) == ["noisy", "static", "keep50", "ext_seed1", "x_seed0"]
+    lb = pd.DataFrame({"validity": ["n/a"], "validity_detail": ["n/a"]})   # e.g. an older merged leaderboard
+    assert "not checked" in L.validity_banner(lb) and not L.paper_comparison_allowed(lb)
