@@ -8,6 +8,10 @@ dataset instead (its noisy input plus the given ``--system`` folders).
 Outputs (default: table under ``paths.scores_dir``, reports under ``paths.reports_dir``; ``--out DIR``
 puts everything in DIR): ``per_utterance.parquet``, ``scores_per_utterance.csv``, ``scores_summary.csv``,
 ``scores_paired.csv``, ``scores_breakdown.csv``, ``scores.json``.
+
+CIs: cluster bootstrap over the source clips named in the split's metadata (``score.bootstrap_clusters``,
+default ``speech_ids`` + ``noise_id``; :mod:`bench.score.bootstrap`), seed ``report.bootstrap_seed``;
+a paired folder has no metadata and gets the utterance bootstrap.
 """
 from __future__ import annotations
 
