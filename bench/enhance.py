@@ -28,7 +28,7 @@ from tqdm import tqdm
 from bench import masks_io
 from bench.distributed import resolve_device, DistInfo
 from bench.params import load_params
-from bench.train import atomic_json, level_keep, versions
+from bench.train import atomic_json, level_keep, parse_level, versions
 from datagen.dataset import load_metadata, read_stem
 
 PESQ_IMPL = "pesq 0.0.4 (ITU-T P.862.2 reference C code), mode wb, 16 kHz, MOS-LQO"
@@ -123,6 +123,8 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
     out_dir = Path(params["paths"]["enhanced_dir"]) / level
     (out_dir / "audio").mkdir(parents=True, exist_ok=True)
     splits = list(params.get("enhance", {}).get("splits", ["test"]))
+    if parse_level(params, level)[1] > 0:   # seed replicates are scored, not probed: test audio only
+        splits = [sp for sp in splits if sp == "test"]
     # quick PESQ-wb check of enhanced vs noisy (the score stage does the full, CI-backed scoring)
     pesq_check = bool(params.get("enhance", {}).get("pesq_check", True))
     block_channels = list(model.block_channels)

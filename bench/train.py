@@ -23,6 +23,8 @@ import json
 import os
 import platform
 import random
+import re
+import subprocess
 import sys
 import time
 import zlib
@@ -44,11 +46,42 @@ CHECKPOINT_FORMAT = 1
 # small helpers
 # ----------------------------------------------------------------------------------------------------
 
-def level_keep(params: dict, level: str) -> float:
-    """Target keep ratio of ``level``; a clear error for unknown names or values outside (0, 1]."""
+REPLICATE_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")
+
+
+def parse_level(params: dict, level: str) -> tuple[str, int]:
+    """``(base level, training-seed index)``: ``keep50`` -> ("keep50", 0); a seed replicate
+    ``keep50_seed2`` -> ("keep50", 2). Replicates are listed in ``levels`` (so enhance/score/report treat
+    them as systems; probes skip them), carry their base level's keep, and are the same recipe with other
+    seeds: model init, data order and, for gated levels, the warm start ``<init_gated_from>_seed<k>``."""
     levels = params.get("levels") or {}
     if level not in levels:
         raise KeyError(f"params: level {level!r} not in levels {sorted(levels)}")
+    m = REPLICATE_RE.match(level)
+    if m and m.group("base") in levels:
+        base = m.group("base")
+        if float(levels[level]) != float(levels[base]):
+            raise ValueError(f"params: levels.{level} = {levels[level]} must equal its base levels.{base} = "
+                             f"{levels[base]} (a seed replicate)")
+        return base, int(m.group("k"))
+    return level, 0
+
+
+def replicate_levels(params: dict) -> list[str]:
+    """Seed replicates listed in ``levels`` (``<level>_seed<k>`` of another level)."""
+    return [lv for lv in (params.get("levels") or {}) if parse_level(params, lv)[1] > 0]
+
+
+def data_seed(params: dict, level: str) -> int:
+    """Seed of the crop order/positions: ``params.seed`` for plain levels, + 1000 k for replicate k."""
+    return int(params["seed"]) + 1000 * parse_level(params, level)[1]
+
+
+def level_keep(params: dict, level: str) -> float:
+    """Target keep ratio of ``level`` (or of its base level for a seed replicate); a clear error for
+    unknown names or values outside (0, 1]."""
+    levels = params.get("levels") or {}
+    parse_level(params, level)
     keep = float(levels[level])
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"params: levels.{level} = {keep}, expected a keep ratio in (0, 1]")
@@ -65,10 +98,18 @@ def check_gated_levels(params: dict) -> None:
     """``gated_levels`` (the DVC foreach list of gated training stages) must list exactly the levels < 1."""
     if "gated_levels" not in params:
         return
-    want = sorted(k for k, v in params["levels"].items() if float(v) < 1.0)
+    reps = set(replicate_levels(params))
+    want = sorted(k for k, v in params["levels"].items() if float(v) < 1.0 and k not in reps)
     if sorted(params["gated_levels"]) != want:
         raise ValueError(f"params: gated_levels {params['gated_levels']} must list exactly the levels with "
-                         f"keep < 1: {want}")
+                         f"keep < 1 that are not seed replicates: {want}")
+    tp = params.get("train") or {}
+    seeds = [int(k) for k in (tp.get("replicate_seeds") or [])]
+    bases = (["static"] if seeds else []) + [str(b) for b in (tp.get("replicate_levels") or [])]
+    expected = sorted(f"{b}_seed{k}" for b in bases for k in seeds)
+    if sorted(reps) != expected:
+        raise ValueError(f"params: levels must list exactly the seed replicates {expected} "
+                         f"(train.replicate_seeds x [static] + train.replicate_levels); found {sorted(reps)}")
     joint = ((params.get("train") or {}).get("joint") or {}).get("levels") or []
     bad = [lv for lv in joint if lv not in want]
     if bad:
@@ -82,7 +123,8 @@ def init_model_path(params: dict, level: str) -> Path | None:
         return None
     if src not in params["levels"] or float(params["levels"][src]) < 1.0:
         raise ValueError(f"params: train.init_gated_from = {src!r} must name the static level (keep 1.0)")
-    return Path(params["paths"]["models_dir"]) / src / "model.pt"
+    k = parse_level(params, level)[1]
+    return Path(params["paths"]["models_dir"]) / (f"{src}_seed{k}" if k else src) / "model.pt"
 
 
 def level_epochs(params: dict, level: str) -> int:
@@ -98,7 +140,8 @@ def fingerprint(params: dict, level: str) -> str:
     t = {k: v for k, v in params["train"].items() if k not in ("device", "num_threads")}
     init = init_model_path(params, level)
     init_sha = hashlib.sha256(init.read_bytes()).hexdigest() if init is not None and init.is_file() else None
-    return params_hash(dict(seed=params["seed"], level=level, keep=level_keep(params, level),
+    return params_hash(dict(seed=params["seed"], data_seed=data_seed(params, level), level=level,
+                            keep=level_keep(params, level),
                             frames=params["frames"], model=params["model"], train=t, init_sha256=init_sha,
                             dataset_dir=str(params["paths"]["dataset_dir"])))
 
@@ -186,8 +229,10 @@ def clean_stft(model, clean: torch.Tensor) -> torch.Tensor:
 
 
 def step_losses(model, noisy: torch.Tensor, clean: torch.Tensor, keep: float, train_p: dict,
-                budget_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, object]:
-    """(total, spectral, budget or None, ModelOutput) for one batch."""
+                budget_weight: float, budget_per_block: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, object]:
+    """(total, spectral, budget or None, ModelOutput) for one batch. ``budget_per_block``: every block
+    meets the target (``model.gate.budget: per_block``) or one budget over all blocks (``global``)."""
     from bench.models.loss import budget_loss, compressed_spectral_loss
 
     m = D.unwrap(model)
@@ -197,7 +242,7 @@ def step_losses(model, noisy: torch.Tensor, clean: torch.Tensor, keep: float, tr
                                     mag_weight=float(train_p.get("loss_mag_weight", 0.7)))
     if out.gates is None:
         return spec, spec, None, out
-    bud = budget_loss(out.gates, keep)
+    bud = budget_loss(out.gates, keep, per_block=budget_per_block)
     return spec + budget_weight * bud, spec, bud, out
 
 
@@ -292,9 +337,15 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * steps_per_epoch, 1),
                                                        eta_min=float(tp["lr_min"]))
     budget_weight = float(params["model"]["gate"].get("budget_weight", 1.0)) if cfg.gated else 0.0
+    budget_mode = str(params["model"]["gate"].get("budget", "per_block"))
+    if budget_mode not in ("per_block", "global"):
+        raise ValueError(f"params: model.gate.budget = {budget_mode!r}, expected per_block or global")
     clip = tp.get("grad_clip_norm")
+    patience = tp.get("patience")          # epochs without a better valid loss before stopping (None: never)
+    dseed = data_seed(params, level)
 
     start_epoch, history, wall_prev, audio_s_prev, train_wall_prev = 0, [], 0.0, 0.0, 0.0
+    best = {"valid_loss": float("inf"), "epoch": 0, "state": None, "heads": None}
     if ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # RNG states must stay on CPU
         if ck.get("format") == CHECKPOINT_FORMAT and ck.get("fingerprint") == fp:
@@ -307,6 +358,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
             start_epoch, history = int(ck["epoch"]), list(ck["history"])
             wall_prev, audio_s_prev = float(ck["wall_s"]), float(ck["audio_s"])
             train_wall_prev = float(ck["train_wall_s"])
+            best = ck.get("best", best)
             if info.is_main:
                 print(f"[train {level}] resuming from {ckpt_path} after epoch {start_epoch}/{epochs}",
                       file=sys.stderr)
@@ -331,17 +383,23 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
         if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
             stopped = True
             break
+        if patience is not None and best["epoch"] and epoch - best["epoch"] >= int(patience):
+            if info.is_main:
+                tqdm.write(f"[train {level}] early stop: valid loss not improved for {patience} epochs "
+                           f"(best epoch {best['epoch']})", file=sys.stderr)
+            break
         ddp_model.train()
         t0 = time.perf_counter()
         acc = torch.zeros(5, dtype=torch.float64)  # sum spectral, sum budget, sum keep, n steps, sum head loss
-        bar = tqdm(crop_batches(train_audio, crop, bs, int(params["seed"]), epoch, info.rank, info.world_size,
+        bar = tqdm(crop_batches(train_audio, crop, bs, dseed, epoch, info.rank, info.world_size,
                                 align_samples=hop if heads is not None else 1, with_index=True),
                    total=steps_per_epoch, desc=f"{level} epoch {epoch + 1}/{epochs}", disable=not show,
                    leave=False)
         if heads is not None:
             heads.train()
         for noisy, clean, items, starts in bar:
-            loss, spec, bud, out = step_losses(ddp_model, noisy, clean, keep, tp, budget_weight)
+            loss, spec, bud, out = step_losses(ddp_model, noisy, clean, keep, tp, budget_weight,
+                                               budget_mode == "per_block")
             if heads is not None:
                 y = J.gather_label_crops(labels["train"], items, starts // hop, out.gates.shape[-1])
                 per_task = J.head_losses(heads, heads(out.gates), y)
@@ -358,6 +416,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
                 torch.nn.utils.clip_grad_norm_(trainable, float(clip))
             opt.step()
             sched.step()
+            _fault_hook(int(sched.last_epoch))
             acc[0] += float(spec.detach())
             acc[3] += 1
             if bud is not None:
@@ -378,6 +437,11 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
         if heads is not None:
             rec.update(train_head_loss=float(acc[4] / acc[3]))
         history.append(rec)
+        if val["loss"] < best["valid_loss"]:   # model selection on the valid split only (never test)
+            best = {"valid_loss": val["loss"], "epoch": epoch + 1,
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                    "heads": ({k: v.detach().cpu().clone() for k, v in heads.state_dict().items()}
+                              if heads is not None else None)}
         if info.is_main:
             for k, v in rec.items():
                 if k != "epoch":
@@ -387,7 +451,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
                 "format": CHECKPOINT_FORMAT, "fingerprint": fp, "epoch": epoch + 1, "level": level,
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "heads": heads.state_dict() if heads is not None else None,
-                "rng": rng_state(), "history": history,
+                "rng": rng_state(), "history": history, "best": best,
                 "wall_s": wall_prev + time.perf_counter() - t_start, "audio_s": audio_s,
                 "train_wall_s": train_wall}, ckpt_path)
             tqdm.write(f"[train {level}] epoch {epoch + 1}/{epochs} "
@@ -396,9 +460,14 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
 
     summary = None
     if not stopped:
+        if tp.get("select", "last") == "best_valid" and best["state"] is not None:
+            model.load_state_dict(best["state"])
+            if heads is not None and best["heads"] is not None:
+                heads.load_state_dict(best["heads"])
         in_sync = D.params_in_sync(model, info)
         if not in_sync:
             raise RuntimeError(f"[train {level}] rank {info.rank}: parameters differ across ranks after training")
+        rank_sha = D.gather_objects(D.state_sha256(model), info)   # each rank's own final parameters
         final = evaluate(ddp_model, valid_audio, keep, tp, bs, info, collect_gates=cfg.gated and info.is_main)
         if info.is_main:
             joint = None
@@ -410,7 +479,10 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
                                   out_dir / "probe_heads.pt")
             summary = _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed,
                                      info, device, n_params, wall_prev + time.perf_counter() - t_start,
-                                     train_wall, audio_s, len(train_audio), train_audio.duration_s, joint)
+                                     train_wall, audio_s, len(train_audio), train_audio.duration_s, joint,
+                                     best_epoch=best["epoch"] if tp.get("select", "last") == "best_valid" else
+                                     len(history), data_seed_=dseed, budget_mode=budget_mode,
+                                     rank_state_sha256=rank_sha)
     if live is not None:
         live.end()
     D.barrier(info)
@@ -418,8 +490,49 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     return summary
 
 
+def _fault_hook(step: int) -> None:
+    """Fault injection for the kill-and-resume test: ``SEBENCH_TRAIN_SIGKILL_AT_STEP=n`` SIGKILLs this
+    process right after optimizer step ``n`` (counted over the whole run, 1-based), i.e. mid-epoch."""
+    at = os.environ.get("SEBENCH_TRAIN_SIGKILL_AT_STEP")
+    if at and step == int(at):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def git_commit() -> str | None:
+    """HEAD commit of the working tree (``+dirty`` when tracked files differ), None outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=30).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_local_provenance(params: dict, level: str, fp: str) -> None:
+    """Untracked marker ``{models_dir}/../provenance/train_<level>.json``: this workspace ran the training
+    (a model restored from the DVC cache/remote has no marker; the report tells the two apart)."""
+    path = Path(params["paths"]["models_dir"]).parent / "provenance" / f"train_{level}.json"
+    atomic_json({"level": level, "fingerprint": fp, "trained_in_this_workspace": True}, path)
+
+
 def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed, info, device,
-                   n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s, joint=None) -> dict:
+                   n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s, joint=None,
+                   best_epoch=None, data_seed_=None, budget_mode="per_block", rank_state_sha256=None) -> dict:
     from bench import macs as M
 
     dense_pf = M.dense_macs_per_frame(cfg)
@@ -454,12 +567,24 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
         "audio_s_processed": audio_s, "audio_s_per_s": audio_s / train_wall_s if train_wall_s > 0 else None,
         "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)",
-        "world_size": info.world_size, "ranks_params_identical": True,  # checked (raises otherwise)
+        "world_size": info.world_size,
+        # bench.distributed.state_sha256 of every rank's final model (the test compares them and model.pt)
+        "rank_state_sha256": rank_state_sha256,
+        "ranks_params_identical": rank_state_sha256 is not None and len(set(rank_state_sha256)) == 1,
         "batch_size_per_process": int(params["train"]["batch_size"]),
         "history": history,
+        "selected_epoch": best_epoch, "selection": params["train"].get("select", "last"),
+        "budget": budget_mode if cfg.gated else None,
+        "trained_on": {"device": str(device), "cpu": cpu_name(),
+                       "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                       "minutes": round(wall_s / 60, 2), "steps": int(sum(1 for _ in history)) and
+                       int(len(history) * n_batches(n_train, int(params["train"]["batch_size"]), info.world_size)),
+                       "commit": git_commit(), "seed_index": parse_level(params, level)[1],
+                       "model_init_seed": seed, "data_seed": data_seed_, "torch": torch.__version__},
         "joint": joint,   # None, or the probe-head settings and the heads' own valid scores (bench.joint)
     }
     atomic_json(summary, out_dir / "train_summary.json")
+    write_local_provenance(params, level, fp)
     return summary
 
 

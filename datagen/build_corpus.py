@@ -26,22 +26,25 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.params import add_params_arg, load_params
+from datagen.config import add_params_arg, load_params
+from datagen.errors import SebenchError
 
 SR = 16000
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
-MAX_TOTAL_MB = 20.0
+MAX_TOTAL_MB = 100.0
 CSV_COLUMNS = ["source_id", "kind", "path", "duration_s", "orig_sample_rate_hz", "orig_channels", "speaker",
-               "noise_class", "split_group", "licence", "author", "origin", "sha256"]
+               "noise_class", "split_group", "licence", "author", "origin", "sha256", "gender"]
 
 ASTERISK_DIR = Path("/usr/share/asterisk/sounds")
 OPENSFX_CAT = Path("/usr/share/games/openttd/baseset/opensfx/opensfx.cat")
 MINETEST_MODS = Path("/usr/share/games/minetest/games/minetest_game/mods")
 FREEDESKTOP_DIR = Path("/usr/share/sounds/freedesktop/stereo")
 MOH_DIR = Path("/usr/share/asterisk/moh")
+BUCKLESPRING_DIR = Path("/usr/share/buckle/wav")
 
 # ----------------------------------------------------------------------------------------------------
-# Speech sources: (speaker, language tag, directory, Debian package, licence, author)
+# Speech sources: (speaker, language tag, directory, Debian package, licence, author); genders below
+SPEAKER_GENDER = {"allison": "F", "june": "F", "carlo": "M", "ivrvoice_ru": "F"}
 SPEECH_SOURCES = [
     ("allison", "en_US", "en_US_f_Allison", "asterisk-core-sounds-en-g722", "CC-BY-SA-3.0", "Allison Smith"),
     ("allison", "es_MX", "es_MX_f_Allison", "asterisk-core-sounds-es-g722", "CC-BY-SA-3.0", "Allison Smith"),
@@ -149,7 +152,7 @@ MOH_TRACKS = {
 }
 
 
-class CorpusBuildError(RuntimeError):
+class CorpusBuildError(SebenchError, RuntimeError):
     """A source package is missing/unreadable or the built corpus violates its limits."""
 
 
@@ -168,6 +171,7 @@ class Clip:
     licence: str
     author: str
     origin: str
+    gender: str = ""
 
 
 # ---------------------------------------------------------------------------------------------------- audio
@@ -283,7 +287,8 @@ def select_speech(per_speaker_s: float) -> list[Clip]:
                 source_id=f"emb-sp-{speaker}-{lang.lower()}-{stem}", kind="speech",
                 relpath=f"speech/{speaker}__{lang.lower()}__{stem}.flac", audio=x, orig_sample_rate_hz=SR,
                 orig_channels=1, speaker=speaker, noise_class="", split_group=speaker, licence=licence,
-                author=author, origin=f"{pkg}:{(ASTERISK_DIR / SPEECH_SOURCES_DIR[lang] / rel).as_posix()}"))
+                author=author, origin=f"{pkg}:{(ASTERISK_DIR / SPEECH_SOURCES_DIR[lang] / rel).as_posix()}",
+                gender=SPEAKER_GENDER[speaker]))
             total += dur
         if total < per_speaker_s:
             raise CorpusBuildError(f"speaker {speaker}: only {total:.1f} s of prompts, need {per_speaker_s} s")
@@ -349,8 +354,8 @@ def _noise_clip(x: np.ndarray, sr: int, ch: int, source_id: str, relpath: str, c
     return Clip(source_id, "noise", relpath, y, sr, ch, "", cls, group, licence, author, origin)
 
 
-def select_noise() -> list[Clip]:
-    clips: list[Clip] = []
+def select_noise(keyboard: bool = True) -> list[Clip]:
+    clips: list[Clip] = select_keyboard() if keyboard else []
     for e in parse_opensfx():
         cls = OPENSFX_CLASSES.get(e["index"])
         if cls is None:
@@ -415,6 +420,102 @@ def select_noise() -> list[Clip]:
     return [c for c in clips if c.noise_class in keep]
 
 
+# ---------------------------------------------------------------------------------------------------- LibriSpeech
+LIBRISPEECH_AUTHOR = "LibriVox reader {name}; LibriSpeech ASR corpus (c) 2014 Vassil Panayotov"
+
+
+def select_librispeech(root: Path, max_per_speaker: int = 1) -> list[Clip]:
+    """LibriSpeech utterances below ``root`` (flat ``<spk>-<chap>-<utt>.flac`` files or the standard
+    ``<subset>/<spk>/<chap>/`` tree) with ``SPEAKERS.TXT`` at ``root``: the first ``max_per_speaker`` files
+    per reader in sorted order, digital silence trimmed, as speaker ``ls<spk>`` with its gender."""
+    from datagen.sources.librispeech import FILE_RE, parse_speakers_txt
+
+    if not root.is_dir():
+        raise CorpusBuildError(f"{root}: LibriSpeech folder not found (--librispeech-dir)")
+    genders = parse_speakers_txt(root / "SPEAKERS.TXT")
+    names = {}
+    for line in (root / "SPEAKERS.TXT").read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = [q.strip() for q in line.split("|")]
+        if len(parts) >= 5 and parts[0].isdigit():
+            names[parts[0]] = parts[4]
+    files = sorted(root.rglob("*.flac"), key=lambda f: f.name)
+    if not files:
+        raise CorpusBuildError(f"{root}: no *.flac files")
+    clips, taken = [], {}
+    for f in files:
+        m = FILE_RE.match(f.stem)
+        if not m:
+            raise CorpusBuildError(f"{f}: not a LibriSpeech file name (<speaker>-<chapter>-<utt>.flac)")
+        spk = m.group(1)
+        if spk not in genders:
+            raise CorpusBuildError(f"{f}: speaker {spk} missing from {root / 'SPEAKERS.TXT'}")
+        if taken.get(spk, 0) >= max_per_speaker:
+            continue
+        taken[spk] = taken.get(spk, 0) + 1
+        x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
+        y = trim_silence(to_16k_mono(x, sr))
+        clips.append(Clip(
+            source_id=f"emb-sp-ls{spk}-{f.stem}", kind="speech", relpath=f"speech/ls{spk}__{f.stem}.flac",
+            audio=y, orig_sample_rate_hz=sr, orig_channels=ch, speaker=f"ls{spk}", noise_class="",
+            split_group=f"ls{spk}", licence="CC-BY-4.0",
+            author=LIBRISPEECH_AUTHOR.format(name=names.get(spk, spk)),
+            origin=f"LibriSpeech train-clean-100:{m.group(1)}/{m.group(2)}/{f.name}", gender=genders[spk]))
+    return clips
+
+
+# ---------------------------------------------------------------------------------------------------- keyboard
+KEYBOARD_GROUPS = 12        # disjoint key subsets -> 12 typing clips, each its own split group
+KEYBOARD_CLIP_S = 8.0
+
+
+def select_keyboard(wav_dir: Path = BUCKLESPRING_DIR, n_groups: int = KEYBOARD_GROUPS,
+                    clip_s: float = KEYBOARD_CLIP_S) -> list[Clip]:
+    """Keyboard-typing clips from bucklespring's real IBM Model M recordings (``<key>-0.wav`` press,
+    ``<key>-1.wav`` release). The keys are dealt into ``n_groups`` disjoint subsets (by sha256 of the key
+    name); each clip types word-like bursts with keys of one subset only, timing drawn from an RNG seeded
+    by the subset's name, so a split by group never shares a recording. Hand-written: no library arranges
+    per-key recordings into typing."""
+    if not wav_dir.is_dir():
+        raise CorpusBuildError(f"{wav_dir}: missing; install the bucklespring-data package")
+    keys = sorted({f.stem.rsplit("-", 1)[0] for f in wav_dir.glob("*-0.wav")
+                   if (wav_dir / f"{f.stem.rsplit('-', 1)[0]}-1.wav").is_file()})
+    if len(keys) < n_groups:
+        raise CorpusBuildError(f"{wav_dir}: only {len(keys)} keys with press+release recordings")
+    keys.sort(key=lambda k: _order_key(f"bucklespring/{k}"))
+    sounds = {}
+    for k in keys:
+        pair = []
+        for part in ("0", "1"):
+            x, sr, ch = read_audio_bytes((wav_dir / f"{k}-{part}.wav").read_bytes(), str(wav_dir / f"{k}-{part}.wav"))
+            pair.append(to_16k_mono(x, sr))
+        sounds[k] = (pair, sr, ch)
+    clips = []
+    n = int(clip_s * SR)
+    for g in range(n_groups):
+        group_keys = keys[g::n_groups]
+        rng = np.random.default_rng(int(_order_key(f"bucklespring-group-{g}")[:8], 16))
+        y = np.zeros(n + SR, np.float64)
+        t = int(rng.uniform(0.05, 0.3) * SR)
+        while t < n:
+            for _ in range(int(rng.integers(3, 9))):          # one word: 3..8 keystrokes
+                k = group_keys[int(rng.integers(len(group_keys)))]
+                (press, release), _, _ = sounds[k]
+                up = t + int(rng.uniform(0.06, 0.12) * SR)
+                for s0, snd in ((t, press), (up, release)):
+                    e = min(len(y), s0 + len(snd))
+                    y[s0:e] += snd[: e - s0]
+                t += int(rng.uniform(0.09, 0.22) * SR)          # inter-key interval
+            t += int(rng.uniform(0.25, 0.7) * SR)               # gap between words
+        y = y[:n].astype(np.float32)
+        sr0, ch0 = sounds[group_keys[0]][1], sounds[group_keys[0]][2]
+        name = f"bucklespring_typing_{g:02d}"
+        clips.append(Clip(f"emb-nz-{name}", "noise", f"noise/keyboard_typing__{name}.flac", y, sr0, ch0, "",
+                          "keyboard_typing", f"bucklespring:keys{g:02d}", "GPL-2.0-or-later",
+                          "Ico Doornekampt (bucklespring)",
+                          f"bucklespring-data:{wav_dir} keys {' '.join(group_keys)} (typing arranged, seeded)"))
+    return clips
+
+
 # ---------------------------------------------------------------------------------------------------- writing
 def write_corpus(clips: list[Clip], out_dir: Path) -> list[dict]:
     """Write FLACs + embedded.csv (+ ATTRIBUTION.md) atomically; remove stale FLACs; check the size cap."""
@@ -430,7 +531,7 @@ def write_corpus(clips: list[Clip], out_dir: Path) -> list[dict]:
                      "duration_s": round(len(c.audio) / SR, 6), "orig_sample_rate_hz": c.orig_sample_rate_hz,
                      "orig_channels": c.orig_channels, "speaker": c.speaker, "noise_class": c.noise_class,
                      "split_group": c.split_group, "licence": c.licence, "author": c.author,
-                     "origin": c.origin, "sha256": hashlib.sha256(data).hexdigest()})
+                     "origin": c.origin, "sha256": hashlib.sha256(data).hexdigest(), "gender": c.gender})
     wanted = {r["path"] for r in rows}
     for sub in ("speech", "noise"):
         for f in sorted((out_dir / sub).glob("*.flac")):
@@ -528,6 +629,12 @@ def cli(argv: list[str]) -> int:
     ap.add_argument("--out", default=str(EMBEDDED_DIR), help="output folder (default: datagen/embedded)")
     ap.add_argument("--speech-per-speaker-s", type=float, default=100.0,
                     help="speech budget per speaker in seconds (default 100)")
+    ap.add_argument("--librispeech-dir", default=None,
+                    help="LibriSpeech folder with SPEAKERS.TXT (flat <spk>-<chap>-<utt>.flac files or the "
+                         "standard tree); adds its readers as speakers ls<spk>")
+    ap.add_argument("--librispeech-per-speaker", type=int, default=1, help="utterances per reader (default 1)")
+    ap.add_argument("--no-keyboard", action="store_true", help="skip the bucklespring keyboard-typing class")
+    ap.add_argument("--f0-model", default=None, help="CREPE model of the F0 cache (default: labels.f0.model)")
     ap.add_argument("--f0", action="store_true", help="also compute the F0 cache after building")
     ap.add_argument("--f0-only", action="store_true", help="only (re)compute missing F0 cache entries")
     ap.add_argument("--f0-shard", default="0/1", help="k/n: this process handles files k, k+n, ...")
@@ -539,9 +646,12 @@ def cli(argv: list[str]) -> int:
     out_dir = Path(a.out)
     from datagen.f0 import F0Settings
     p = load_params(a.params)
-    settings = F0Settings.from_params(p, model="full")
+    settings = F0Settings.from_params(p, model=a.f0_model or p["labels"]["f0"].get("model", "full"))
     if not a.f0_only:
-        clips = select_speech(a.speech_per_speaker_s) + select_noise()
+        clips = select_speech(a.speech_per_speaker_s)
+        if a.librispeech_dir:
+            clips += select_librispeech(Path(a.librispeech_dir), a.librispeech_per_speaker)
+        clips += select_noise(keyboard=not a.no_keyboard)
         rows = write_corpus(clips, out_dir)
         print(summary(rows, out_dir))
     if a.f0 or a.f0_only:

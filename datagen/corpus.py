@@ -3,12 +3,14 @@
 Reads ``corpus.*`` (sources, min_duration_s, speech_split, noise_split_fractions, procedural), ``seed``,
 ``frames.sample_rate_hz`` and ``paths.corpus_dir``. Splits:
 
-- speech: by speaker; speakers listed in ``corpus.speech_split.{valid,test}`` go there, all others train.
+- speech: by speaker; speakers listed in ``corpus.speech_split.{train,valid,test}`` go there; then
+  ``corpus.speech_split.n_speakers.{valid,test}`` more are drawn, gender-balanced (see
+  :func:`assign_speech_splits`); all others train.
 - noise: by ``split_group`` (a source recording / fold), unless the source fixes the split (ESC-50 folds,
   procedural clips). Within each noise class the groups are ordered by a stable hash of
   (seed, split_group) and the first ``round(fraction * n)`` go to train, then valid, then test
   (largest-remainder rounding; every split with a positive fraction gets at least one group when the
-  class has enough groups). The result depends only on the set of groups, never on file order.
+  class has enough groups, and ``corpus.noise_min_groups.{split}`` groups where the class allows). The result depends only on the set of groups, never on file order.
 
 Speech splits are speaker-disjoint and noise splits split_group-disjoint; both are checked before
 anything is written. Outputs are deterministic (no timestamps): the manifest's bytes are identical
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.params import add_params_arg, load_params, params_hash
+from datagen.config import add_params_arg, load_params, params_hash
 from datagen.audio_io import DEFAULT_SILENCE_PEAK_DBFS, IMPLEMENTATION, AudioInputError
 from datagen.sources import (MANIFEST_COLUMNS, SPLITS, CorpusError, SourceContext, SourceResult, run_source,
                              source_name, stable_unit)
@@ -33,9 +35,10 @@ from datagen.sources import (MANIFEST_COLUMNS, SPLITS, CorpusError, SourceContex
 DEFAULT_FRACTIONS = {"train": 0.6, "valid": 0.15, "test": 0.25}
 
 
-def allocate(n: int, fractions: dict[str, float]) -> dict[str, int]:
+def allocate(n: int, fractions: dict[str, float], min_groups: dict[str, int] | None = None) -> dict[str, int]:
     """Split ``n`` groups by ``fractions`` (largest remainder, ties in SPLITS order); positive fractions
-    get at least one group when ``n`` allows."""
+    get at least one group when ``n`` allows, and at least ``min_groups[split]`` when that still leaves
+    one group to each other positive split (taken from the largest split)."""
     f = {s: float(fractions.get(s, 0.0)) for s in SPLITS}
     if any(v < 0 for v in f.values()) or sum(f.values()) <= 0:
         raise CorpusError(f"corpus.noise_split_fractions must be >= 0 with a positive sum, got {fractions}")
@@ -52,31 +55,68 @@ def allocate(n: int, fractions: dict[str, float]) -> dict[str, int]:
                 donor = max(SPLITS, key=lambda d: (cnt[d], -SPLITS.index(d)))
                 cnt[donor] -= 1
                 cnt[s] += 1
+    for s, m in (min_groups or {}).items():
+        while cnt[s] < int(m):
+            donor = max((d for d in SPLITS if d != s), key=lambda d: (cnt[d], -SPLITS.index(d)))
+            if cnt[donor] <= (1 if f[donor] > 0 else 0):
+                break
+            cnt[donor] -= 1
+            cnt[s] += 1
     return cnt
 
 
-def assign_speech_splits(rows: list[dict], speech_split: dict) -> list[str]:
-    """Set ``split`` of speech rows by speaker; returns warnings."""
+def assign_speech_splits(rows: list[dict], speech_split: dict, seed: int = 0) -> list[str]:
+    """Set ``split`` of speech rows by speaker; returns warnings.
+
+    ``speech_split`` keys: ``train`` / ``valid`` / ``test`` (explicit speaker lists) and ``n_speakers``
+    ({valid: n, test: n}: that many further speakers drawn per split, half of them female and half male
+    (an odd one goes to F), from speakers with a known gender that no list names, ordered by a stable
+    hash of (seed, speaker) so the draw depends only on the set of speakers). Unlisted, undrawn speakers go
+    to train.
+    """
+    speech_split = dict(speech_split or {})
+    n_speakers = speech_split.pop("n_speakers", None) or {}
     listed: dict[str, str] = {}
-    for split, speakers in (speech_split or {}).items():
-        if split not in ("valid", "test"):
-            raise CorpusError(f"corpus.speech_split: unknown split {split!r} (list speakers for valid/test; "
-                              "all others go to train)")
+    for split, speakers in speech_split.items():
+        if split not in SPLITS:
+            raise CorpusError(f"corpus.speech_split: unknown key {split!r} (expected train/valid/test speaker "
+                              "lists and n_speakers)")
         for spk in speakers or []:
             spk = str(spk)
             if spk in listed and listed[spk] != split:
                 raise CorpusError(f"corpus.speech_split: speaker {spk!r} listed in both {listed[spk]!r} and {split!r}")
             listed[spk] = split
-    present = set()
+    gender: dict[str, str] = {}
     for r in rows:
         if r["kind"] == "speech":
-            present.add(r["speaker"])
-            if r["split"] is None:
-                r["split"] = listed.get(r["speaker"], "train")
-    return [f"speech_split lists speaker {s!r} ({listed[s]}) but no source has it" for s in sorted(set(listed) - present)]
+            g = str(r.get("gender") or "").upper()
+            if gender.setdefault(r["speaker"], g) != g:
+                raise CorpusError(f"speaker {r['speaker']!r} has rows of gender {gender[r['speaker']]!r} and {g!r}")
+    drawn: dict[str, str] = {}
+    if n_speakers:
+        bad = sorted(set(n_speakers) - {"valid", "test"})
+        if bad:
+            raise CorpusError(f"corpus.speech_split.n_speakers: unknown split(s) {bad} (valid, test)")
+        pool = {g: sorted((s for s, gg in gender.items() if gg == g and s not in listed),
+                          key=lambda s: (stable_unit(seed, "speech-split", s), s)) for g in ("F", "M")}
+        for split in ("test", "valid"):
+            n = int(n_speakers.get(split, 0) or 0)
+            want = {"F": (n + 1) // 2, "M": n // 2}
+            for g in ("F", "M"):
+                if len(pool[g]) < want[g]:
+                    raise CorpusError(f"corpus.speech_split.n_speakers.{split}: needs {want[g]} speakers of "
+                                      f"gender {g}, only {len(pool[g])} unassigned ones have it")
+                for spk in pool[g][: want[g]]:
+                    drawn[spk] = split
+                pool[g] = pool[g][want[g]:]
+    for r in rows:
+        if r["kind"] == "speech" and r["split"] is None:
+            r["split"] = listed.get(r["speaker"]) or drawn.get(r["speaker"], "train")
+    return [f"speech_split lists speaker {s!r} ({listed[s]}) but no source has it"
+            for s in sorted(set(listed) - set(gender))]
 
 
-def assign_noise_splits(rows: list[dict], fractions: dict, seed: int) -> None:
+def assign_noise_splits(rows: list[dict], fractions: dict, seed: int, min_groups: dict | None = None) -> None:
     """Set ``split`` of noise rows without one, per class, by stable hash rank of their split_group."""
     groups: dict[str, set[str]] = defaultdict(set)
     for r in rows:
@@ -88,7 +128,7 @@ def assign_noise_splits(rows: list[dict], fractions: dict, seed: int) -> None:
     split_of: dict[str, str] = {}
     for cls, gs in by_class.items():
         gs = sorted(gs, key=lambda g: (stable_unit(seed, "noise-split", g), g))
-        cnt, i = allocate(len(gs), fractions), 0
+        cnt, i = allocate(len(gs), fractions, min_groups), 0
         for s in SPLITS:
             for g in gs[i: i + cnt[s]]:
                 split_of[g] = s
@@ -116,6 +156,20 @@ def check_disjoint(df: pd.DataFrame) -> None:
         raise CorpusError(f"split_group {sg[sg > 1].index[0]!r} holds both speech and noise")
 
 
+def check_usable(df: pd.DataFrame, rejects: pd.DataFrame) -> None:
+    """The corpus can feed a plan: some speech, and some noise unless every speech row is a pre-mixed pair
+    (paired corpora bring their noise in ``paired_noisy_path``). Raises one-line :class:`CorpusError`."""
+    speech = df["kind"] == "speech"
+    paired = (df["paired_noisy_path"].fillna("").astype(str) != "") if "paired_noisy_path" in df else False
+    missing = [k for k, bad in (("speech", not speech.any()),
+                                ("noise", not (df["kind"] == "noise").any() and (speech & ~paired).any())) if bad]
+    if missing:
+        eg = f", e.g. {rejects['path'].iloc[0]}: {rejects['reason'].iloc[0]}" if len(rejects) else ""
+        raise CorpusError(f"no usable {' and no usable '.join(missing)} in the corpus: {int(speech.sum())} speech and "
+                          f"{int((df['kind'] == 'noise').sum())} noise clips accepted, {len(rejects)} rejected{eg}; "
+                          "corpus.sources must provide both speech and noise")
+
+
 def summarise(df: pd.DataFrame, rejects: pd.DataFrame, per_source: dict, warnings: list[str],
               cp: dict, seed: int) -> dict:
     counts = {k: {s: int(((df["kind"] == k) & (df["split"] == s)).sum()) for s in SPLITS} for k in ("speech", "noise")}
@@ -141,6 +195,9 @@ def summarise(df: pd.DataFrame, rejects: pd.DataFrame, per_source: dict, warning
         "n_rows": int(len(df)), "n_rejects": int(len(rejects)),
         "counts": counts, "minutes": minutes, "noise_classes": classes,
         "speakers": speakers, "n_speakers": {s: len(v) for s, v in speakers.items()},
+        "speakers_by_gender": {s: {g or "unknown": int(n) for g, n in
+                                   speech[speech["split"] == s].drop_duplicates("speaker")["gender"]
+                                   .value_counts().sort_index().items()} for s in SPLITS},
         "sources": per_source,
         "rejects_by_reason": {r: int(n) for r, n in
                               rejects["reason"].str.split(r"[:(]", regex=True).str[0].str.strip().value_counts().sort_index().items()},
@@ -176,8 +233,9 @@ def build_corpus(params: dict, progress: bool = True) -> dict:
         res = run_source(cfg, ctx)
         per_source[source_name(cfg)] = {"type": cfg["type"], "rows": len(res.rows), "rejects": len(res.rejects)}
         total.extend(res)
-    warnings = assign_speech_splits(total.rows, cp.get("speech_split") or {})
-    assign_noise_splits(total.rows, cp.get("noise_split_fractions") or DEFAULT_FRACTIONS, seed)
+    warnings = assign_speech_splits(total.rows, cp.get("speech_split") or {}, seed)
+    assign_noise_splits(total.rows, cp.get("noise_split_fractions") or DEFAULT_FRACTIONS, seed,
+                        cp.get("noise_min_groups"))
     proc = cp.get("procedural") or {}
     if any(int(n) > 0 for n in (proc.get("clips_per_class") or {}).values()):
         from datagen.sources import generated
@@ -199,6 +257,7 @@ def build_corpus(params: dict, progress: bool = True) -> dict:
             df[c] = df[c].fillna("").astype(str)
     check_disjoint(df)
     rejects = pd.DataFrame(sorted(set(total.rejects)), columns=["path", "reason"])
+    check_usable(df, rejects)
     summary = summarise(df, rejects, per_source, warnings, cp, seed)
     _write_atomic(corpus_dir / "manifest.parquet", lambda p: df.to_parquet(p, index=False))
     _write_atomic(corpus_dir / "rejects.csv", lambda p: rejects.to_csv(p, index=False))
@@ -216,7 +275,7 @@ def cli(argv: list[str]) -> int:
         s = build_corpus(params, progress=not args.no_progress)
     except (CorpusError, AudioInputError, FileNotFoundError, ValueError) as e:
         print(f"sebench corpus: error: {e}", file=sys.stderr)
-        return 1
+        return 2
     corpus_dir = Path(params.get("paths", {}).get("corpus_dir", "data/corpus"))
     print(f"corpus: {s['n_rows']} clips, {s['n_rejects']} rejected -> {corpus_dir}/manifest.parquet")
     for k in ("speech", "noise"):

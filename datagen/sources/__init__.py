@@ -18,11 +18,13 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from datagen.errors import SebenchError
 from datagen.audio_io import (DEFAULT_SILENCE_PEAK_DBFS, SUPPORTED_EXTENSIONS, AudioInputError, scan_audio,
                               sha256_file)
 
 MANIFEST_COLUMNS = ("source_id", "kind", "path", "duration_s", "orig_sample_rate_hz", "orig_channels",
-                    "speaker", "noise_class", "split_group", "split", "licence", "author", "origin", "sha256")
+                    "speaker", "noise_class", "split_group", "split", "licence", "author", "origin", "sha256",
+                    "gender")
 KINDS = ("speech", "noise")
 SPLITS = ("train", "valid", "test")
 
@@ -35,10 +37,11 @@ SOURCE_MODULES = {
     "hf": "datagen.sources.hf",
     "vbd": "datagen.sources.vbd",
     "paired": "datagen.sources.paired",   # generic noisy/clean folder pairs (paired_* extra columns)
+    "librispeech": "datagen.sources.librispeech",   # <root>/<subset>/<spk>/<chapter>/*.flac + SPEAKERS.TXT
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(SebenchError, ValueError):
     """A configuration or metadata problem that makes a source unusable (fatal for the stage)."""
 
 
@@ -108,8 +111,11 @@ def require_dir(path: Path, what: str) -> Path:
 def file_row(path: Path, ctx: SourceContext, *, source_id: str, kind: str, split_group: str,
              speaker: str | None = None, noise_class: str | None = None, split: str | None = None,
              licence: str = "unknown", author: str = "unknown", origin: str = "",
-             sha256: str | None = None) -> dict:
-    """Validate ``path`` (raises AudioInputError) and build its manifest row (header facts from the file)."""
+             sha256: str | None = None, gender: str | None = None) -> dict:
+    """Validate ``path`` (raises AudioInputError) and build its manifest row (header facts from the file).
+
+    ``gender`` (speech only): ``F``, ``M`` or empty when the source does not say; speech splits can be
+    gender-balanced on it (``corpus.speech_split.n_speakers``)."""
     if kind not in KINDS:
         raise AudioInputError(path, f"unknown kind {kind!r}; expected one of {KINDS}")
     if kind == "speech" and not speaker:
@@ -124,7 +130,8 @@ def file_row(path: Path, ctx: SourceContext, *, source_id: str, kind: str, split
                 duration_s=float(info.duration_s), orig_sample_rate_hz=int(info.orig_sample_rate_hz),
                 orig_channels=int(info.orig_channels), speaker=speaker if kind == "speech" else "",
                 noise_class=noise_class if kind == "noise" else "", split_group=str(split_group),
-                split=split, licence=str(licence), author=str(author), origin=str(origin), sha256=digest)
+                split=split, licence=str(licence), author=str(author), origin=str(origin), sha256=digest,
+                gender=(str(gender).upper() if gender else "") if kind == "speech" else "")
 
 
 def index_items(items: Iterable[tuple[Path, dict]], ctx: SourceContext, desc: str) -> SourceResult:

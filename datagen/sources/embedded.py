@@ -16,7 +16,7 @@ from datagen.sources import CorpusError, SourceContext, SourceResult, index_item
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "embedded"
 CSV_NAME = "embedded.csv"
 CSV_COLUMNS = ("source_id", "kind", "path", "duration_s", "orig_sample_rate_hz", "orig_channels", "speaker",
-               "noise_class", "split_group", "licence", "author", "origin", "sha256")
+               "noise_class", "split_group", "licence", "author", "origin", "sha256", "gender")
 
 
 def read_index(root: Path) -> pd.DataFrame:
@@ -27,6 +27,8 @@ def read_index(root: Path) -> pd.DataFrame:
         df = pd.read_csv(csv, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise CorpusError(f"{csv}: unreadable CSV ({e})") from None
+    if "gender" not in df.columns:   # optional (indexes written before it existed): unknown gender
+        df["gender"] = ""
     missing = [c for c in CSV_COLUMNS if c not in df.columns]
     if missing:
         raise CorpusError(f"{csv}: missing columns {missing} (expected {list(CSV_COLUMNS)})")
@@ -51,7 +53,7 @@ def index(cfg: dict, ctx: SourceContext) -> SourceResult:
     for r in df.itertuples(index=False):
         kw = dict(source_id=r.source_id, kind=r.kind, split_group=r.split_group or r.speaker or r.source_id,
                   speaker=r.speaker or None, noise_class=r.noise_class or None, licence=r.licence,
-                  author=r.author, origin=r.origin, sha256=r.sha256 or None)
+                  author=r.author, origin=r.origin, sha256=r.sha256 or None, gender=r.gender or None)
         items.append((root / r.path, kw))
         # the index describes the original recording (before the corpus builder converted it)
         overrides[r.source_id] = {c: _int(getattr(r, c), csv, c, r.source_id)
