@@ -7,6 +7,7 @@ only rank 0 logs and writes files, gradients are averaged by ``DistributedDataPa
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -116,3 +117,23 @@ def params_in_sync(model: torch.nn.Module, info: DistInfo) -> bool:
     bad = torch.tensor([0.0 if torch.equal(flat, ref) else 1.0], device=flat.device)
     dist.all_reduce(bad, op=dist.ReduceOp.SUM)
     return bool(bad.item() == 0)
+
+
+def state_sha256(model: torch.nn.Module) -> str:
+    """sha256 (hex) of a module's parameters and buffers, bit-exact: for each ``state_dict`` entry in order,
+    ``name`` (UTF-8) + NUL + dtype name + NUL + shape + NUL + the tensor's raw bytes (C order, on CPU)."""
+    h = hashlib.sha256()
+    for name, t in unwrap(model).state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def gather_objects(obj, info: DistInfo) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank (picklable objects); ``[obj]`` for one process."""
+    if not info.is_distributed:
+        return [obj]
+    out = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out

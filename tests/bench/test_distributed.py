@@ -53,9 +53,35 @@ def test_torchrun_two_processes(tmp_path):
     assert (out / "model.pt").is_file() and (out / "checkpoint.pt").is_file()
     s = json.loads((out / "train_summary.json").read_text())
     # both ranks trained: 6 items -> 3 per rank per epoch (batches of 2 + 1), 2 epochs, 1 s crops
-    assert s["world_size"] == 2 and s["ranks_params_identical"] is True and s["epochs"] == 2
+    assert s["world_size"] == 2 and s["epochs"] == 2
+    # each rank hashed its own final parameters: both hashes equal, and equal the hash of model.pt computed here
+    h0, h1 = s["rank_state_sha256"]
+    assert h0 == h1 == _sha256_of_state(torch.load(out / "model.pt", weights_only=False)["state_dict"])
+    assert s["ranks_params_identical"] == (h0 == h1)
     assert s["audio_s_processed"] == pytest.approx(2 * 6 * 1.0)
     assert s["final_valid_loss"] > 0 and len(s["realised_keep_valid_per_block"]) == 2
+
+
+def _sha256_of_state(state: dict) -> str:
+    """The layout documented in bench.distributed.state_sha256, written out independently."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in state.items():
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_state_sha256_is_exact():
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    h = D.state_sha256(m)
+    assert h == _sha256_of_state(m.state_dict()) and len(h) == 64
+    assert D.gather_objects(h, D.DistInfo()) == [h]
+    with torch.no_grad():
+        m[0].weight[0, 0] = torch.nextafter(m[0].weight[0, 0], torch.tensor(2.0))   # one ulp
+    assert D.state_sha256(m) != h
 
 
 def _sync_worker(rank: int, init_file: str, results) -> None:

@@ -98,11 +98,28 @@ def test_loss_decreases_on_fixed_batch(dataset, tmp_path):
 
 
 def test_resume_equals_uninterrupted(dataset, tmp_path):
+    """A run SIGKILLed mid-epoch (epoch 2 of 3, after epoch 1's checkpoint) resumes from that checkpoint and
+    ends bit-identical to an uninterrupted run (checkpoints are written at epoch ends only)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bench.data import n_batches
+
     a = tiny_params(tmp_path / "a", dataset, epochs=3)
     b = tiny_params(tmp_path / "b", dataset, epochs=3)
     assert fingerprint(a, "keep50") == fingerprint(b, "keep50")  # output paths do not enter it
     sa = train_level(a, "keep50", progress=False)
-    assert train_level(b, "keep50", stop_after_epochs=1, progress=False) is None  # the "kill"
+    steps = n_batches(8, a["train"]["batch_size"], 1)
+    assert steps >= 2
+    pb = tmp_path / "b.yaml"
+    pb.write_text(yaml.safe_dump(b))
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, SEBENCH_TRAIN_SIGKILL_AT_STEP=str(steps + 1), OMP_NUM_THREADS="1")   # 1st step of epoch 2
+    r = subprocess.run([sys.executable, "-m", "bench.cli", "train", "--params", str(pb), "--level", "keep50",
+                        "--no-progress"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-3000:]
     ck = Path(b["paths"]["models_dir"]) / "keep50" / "checkpoint.pt"
     assert ck.is_file() and not (ck.parent / "model.pt").exists()
     assert torch.load(ck, weights_only=False)["epoch"] == 1
