@@ -128,7 +128,7 @@ def test_cli(tmp_path, capsys):
     assert (tmp_path / "corpus" / "manifest.parquet").is_file()
     p["corpus"]["sources"] = [{"type": "dns", "root": str(tmp_path / "missing")}]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(p))
-    assert cli(["--params", str(tmp_path / "bad.yaml"), "--no-progress"]) == 1
+    assert cli(["--params", str(tmp_path / "bad.yaml"), "--no-progress"]) == 2   # domain errors exit 2 (datagen.errors)
     assert f"sebench corpus: error: source 'dns' (dns) root: directory not found: {tmp_path / 'missing'}" \
         in capsys.readouterr().err
 
