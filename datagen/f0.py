@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -305,6 +306,14 @@ def _init_f0_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(int(threads))
+    if sys.platform.startswith("linux"):   # die with the parent: a killed run leaves no worker computing on
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 def _crepe_job(a) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,15 @@ def fast_frame_energy_db(x: np.ndarray, grid: FrameGrid) -> np.ndarray:
     return 10.0 * np.log10((s[:-1] + s[1:]) / win + 1e-12)
 
 
+def _read_stem_float64(path: Path) -> np.ndarray:
+    """``sf.read(path, dtype="float64")`` bit for bit; 16-bit PCM (every rendered stem) is read as int16 and
+    scaled by 2**-15 (exact, as libsndfile does), which is faster than libsndfile's own conversion."""
+    with sf.SoundFile(path) as f:
+        if f.subtype == "PCM_16":
+            return f.read(dtype="int16") / 32768.0
+        return f.read(dtype="float64")
+
+
 def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict, f0_workers: int | None = None,
                   progress: bool = True) -> dict[str, dict]:
     """{source_id: {vad, f0_hz, periodicity}} for every speech source used by the plan.
@@ -96,8 +105,8 @@ def mixture_labels(row: dict, src: dict[str, dict], dataset_dir: Path, params: d
     per = np.where(vad > 0, per, 0.0).astype(np.float32)
     voiced = ((vad > 0) & (per >= float(lp["f0"]["periodicity_threshold"]))).astype(np.uint8)
 
-    speech, _ = sf.read(dataset_dir / row["speech_path"], dtype="float64")
-    noise, _ = sf.read(dataset_dir / row["noise_path"], dtype="float64")
+    speech = _read_stem_float64(dataset_dir / row["speech_path"])
+    noise = _read_stem_float64(dataset_dir / row["noise_path"])
     if len(speech) != n or len(noise) != n:
         raise RuntimeError(f"mixture {row['mixture_id']}: rendered length {len(speech)}/{len(noise)} != plan {n}")
     e_n = fast_frame_energy_db(noise, grid)
@@ -107,6 +116,16 @@ def mixture_labels(row: dict, src: dict[str, dict], dataset_dir: Path, params: d
     frame_snr = np.clip(e_s - e_n, float(lp["frame_snr_floor_db"]), float(lp["frame_snr_ceil_db"])).astype(np.float32)
     return dict(n_frames=nf, vad=vad, f0_hz=f0, periodicity=per, voiced=voiced, noise_active=noise_active,
                 frame_snr_db=frame_snr)
+
+
+#: The params sections the labels stage reads (its DVC ``params:``); only these enter its outputs' hash, so
+#: an unrelated edit (a probe setting) leaves dataset_info.json and the card byte-identical.
+LABEL_PARAM_KEYS = ("frames", "labels")
+
+
+def label_params_hash(params: dict) -> str:
+    """:func:`params_hash` of the :data:`LABEL_PARAM_KEYS` sections of ``params``."""
+    return params_hash({k: params[k] for k in LABEL_PARAM_KEYS})
 
 
 def label_methods(params: dict) -> dict:
@@ -151,7 +170,8 @@ def build_metadata(params: dict, f0_workers: int | None = None, progress: bool =
     tmp = dataset_dir / "classes.json.tmp"
     tmp.write_text(json.dumps({"noise_classes": classes}, indent=1))
     os.replace(tmp, dataset_dir / "classes.json")
-    info = dict(label_methods=label_methods(params), params_hash=params_hash(params), seed=params["seed"])
+    info = dict(label_methods=label_methods(params), params_hash=label_params_hash(params),
+                params_hashed=list(LABEL_PARAM_KEYS), seed=params["seed"])
     tmp = dataset_dir / "dataset_info.json.tmp"
     tmp.write_text(json.dumps(info, indent=1, default=str))
     os.replace(tmp, dataset_dir / "dataset_info.json")

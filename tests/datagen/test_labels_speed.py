@@ -106,3 +106,11 @@ def test_labels_bytes_equal_the_previous_implementation(tiny_params, tmp_path, m
     assert _digest(ds) == new
     for split in new_split:
         pd.testing.assert_frame_equal(new_split[split], ref_split[split])
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_stem_reader_equals_soundfile_float64(tmp_path, subtype):
+    x = np.random.default_rng(1).uniform(-0.99, 0.99, 3001)
+    p = tmp_path / f"x_{subtype}.wav"
+    sf.write(p, x, 16000, subtype=subtype)
+    assert L._read_stem_float64(p).tobytes() == sf.read(p, dtype="float64")[0].tobytes()
