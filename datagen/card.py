@@ -40,6 +40,12 @@ def _hist_plot(per_split: dict[str, pd.DataFrame], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _speakers(d: pd.DataFrame, max_names: int = 6) -> str:
+    """Number of distinct speakers, with their names when there are few (251 names do not fit a cell)."""
+    names = sorted(d["speaker"].astype(str).unique())
+    return f"{len(names)} ({', '.join(names)})" if len(names) <= max_names else str(len(names))
+
+
 def card_markdown(params: dict, per_split: dict[str, pd.DataFrame], corpus_summary: dict | None,
                   n_rejects: int | None, manifest: pd.DataFrame | None = None) -> str:
     """The card's markdown; with the corpus ``manifest`` it adds sources, licence, languages, speakers by
@@ -54,7 +60,7 @@ def card_markdown(params: dict, per_split: dict[str, pd.DataFrame], corpus_summa
              "|---|---|---|---|---|---|---|---|"]
     for split, d in per_split.items():
         err = (d["achieved_snr_db"] - d["snr_db"]).abs().max()
-        lines.append(f"| {split} | {len(d)} | {d['duration_s'].sum() / 3600:.3f} | {', '.join(sorted(d['speaker'].unique()))} | "
+        lines.append(f"| {split} | {len(d)} | {d['duration_s'].sum() / 3600:.3f} | {_speakers(d)} | "
                      f"{d['noise_id'].nunique()} | {d['reverb'].mean() * 100:.0f} % | {d['achieved_snr_db'].mean():.1f} "
                      f"({d['achieved_snr_db'].min():.1f} to {d['achieved_snr_db'].max():.1f}) | {err:.3f} |")
     lines += ["", "## Noise classes (mixtures per split)", "", "| class | " + " | ".join(per_split) + " |",
