@@ -279,3 +279,15 @@ def test_snr_breakdown_bins_sorted_and_missing_file_noted(tmp_path):
     assert heads == ["&lt;0", "-5-0", "5-10", "&gt;=15"]
     assert out.index("<td>noisy</td>") < out.index("<td>static</td>")
     assert "missing" in H.snr_breakdown_html(tmp_path / "none.csv")
+
+
+@pytest.mark.parametrize("name, title", [
+    ("tsne_keep50_joint.png", "t-SNE of test mask vectors, level keep50_joint"),
+    ("heatmap_vad_keep25.png", "Speech vs non-speech firing rate, level keep25"),
+    ("heatmap_noise_keep75.png", "Noise-class firing-rate deviation, level keep75"),
+    ("confusion_noise_seg_keep50.png", "Noise-class confusion (noise_seg), level keep50"),
+    ("confusion_noise_keep50.png", "Noise-class confusion (noise), level keep50"),
+])
+def test_probe_figures_get_titles_and_reading_captions(name, title):
+    t, cap = H.probe_figure_caption(name)
+    assert t == title and len(cap) > 80
