@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,25 +43,45 @@ def _draw_room(rng: np.random.Generator, p: dict) -> dict:
                 room_dim_m=room, src_pos_m=src, mic_pos_m=mic)
 
 
+class _Src(NamedTuple):
+    source_id: str
+    duration_s: float
+
+
+def split_pools(speech: pd.DataFrame, noise: pd.DataFrame) -> tuple:
+    """The look-ups :func:`plan_mixture` draws from, built once per split (filtering the manifest with pandas
+    for every mixture cost ~10 ms each): sorted speakers, each speaker's utterances by source id, sorted noise
+    classes, each class's clips by source id (as :class:`_Src`)."""
+    def by(df: pd.DataFrame, col: str) -> dict[str, list[_Src]]:
+        out: dict[str, list[_Src]] = {}
+        for r in df.sort_values("source_id").itertuples(index=False):
+            out.setdefault(getattr(r, col), []).append(_Src(r.source_id, r.duration_s))
+        return out
+
+    return (sorted(speech["speaker"].unique()), by(speech, "speaker"),
+            sorted(noise["noise_class"].unique()), by(noise, "noise_class"))
+
+
 def plan_mixture(mixture_id: str, split: str, speech: pd.DataFrame, noise: pd.DataFrame,
-                 params: dict) -> dict:
-    """All random choices of one mixture. ``speech``/``noise``: manifest rows of this split."""
+                 params: dict, pools: tuple | None = None) -> dict:
+    """All random choices of one mixture. ``speech``/``noise``: manifest rows of this split;
+    ``pools``: their :func:`split_pools` (built here when not given)."""
+    speakers, by_speaker, classes, by_class = pools if pools is not None else split_pools(speech, noise)
     pp, sr, hop = params["plan"], int(params["frames"]["sample_rate_hz"]), int(params["frames"]["hop_length"])
     seed = item_seed(params["seed"], "mixture", mixture_id)
     rng = np.random.default_rng(seed)
     n = int(round(float(pp["duration_s"]) * sr))
 
-    speakers = sorted(speech["speaker"].unique())
     speaker = speakers[int(rng.integers(len(speakers)))]
-    pool = speech[speech["speaker"] == speaker].sort_values("source_id")
+    pool = by_speaker[speaker]
     k_lo, k_hi = int(pp["utterances_per_mixture"]["low"]), int(pp["utterances_per_mixture"]["high"])
     k = min(int(rng.integers(k_lo, k_hi, endpoint=True)), len(pool))
-    picks = pool.iloc[np.sort(rng.choice(len(pool), size=k, replace=False))]
-    picks = picks.iloc[rng.permutation(k)]
+    picks = [pool[i] for i in np.sort(rng.choice(len(pool), size=k, replace=False))]
+    picks = [picks[i] for i in rng.permutation(k)]
 
     ids, src_starts, dst_starts, lens = [], [], [], []
     pos = int(round(uniform_inclusive(rng, 0.0, float(pp["gap_s"]["high"])) * sr)) // hop * hop
-    for row in picks.itertuples(index=False):
+    for row in picks:
         if pos >= n - hop:
             break
         src_len = int(round(row.duration_s * sr))
@@ -72,10 +93,9 @@ def plan_mixture(mixture_id: str, split: str, speech: pd.DataFrame, noise: pd.Da
         gap = uniform_inclusive(rng, float(pp["gap_s"]["low"]), float(pp["gap_s"]["high"]))
         pos = (pos + take + int(round(gap * sr)) + hop - 1) // hop * hop
 
-    classes = sorted(noise["noise_class"].unique())
     noise_class = classes[int(rng.integers(len(classes)))]
-    clips = noise[noise["noise_class"] == noise_class].sort_values("source_id")
-    clip = clips.iloc[int(rng.integers(len(clips)))]
+    clips = by_class[noise_class]
+    clip = clips[int(rng.integers(len(clips)))]
     clip_n = int(round(clip.duration_s * sr))
     if clip_n >= n:   # long clip: a random excerpt
         noise_offset = int(rng.integers(0, clip_n - n, endpoint=True))
@@ -129,8 +149,9 @@ def make_plan(manifest: pd.DataFrame, params: dict) -> pd.DataFrame:
             raise PlanError(f"split {split!r} has no speech sources in the manifest (check corpus.speech_split)")
         if noise.empty:
             raise PlanError(f"split {split!r} has no noise sources in the manifest (check corpus.noise_split_fractions)")
+        pools = split_pools(speech, noise)
         for i in range(count):
-            rows.append(plan_mixture(f"{split}-{i:06d}", split, speech, noise, params))
+            rows.append(plan_mixture(f"{split}-{i:06d}", split, speech, noise, params, pools))
     return pd.DataFrame(rows).sort_values("mixture_id").reset_index(drop=True)
 
 
