@@ -396,7 +396,7 @@ def render_page(params, lb, inp, prov: dict, reports_dir: Path, example_level=No
         if (reports_dir / "probes").is_dir() else []
     if more:
         body = "".join(embed_existing_png(p, *reversed(probe_figure_caption(p.name))) for p in more)
-        sections.append(("More probe figures", f"<details><summary>{len(more)} figures of the probe stage "
+        sections.append(("More probe figures", f"<details><summary>{len(more)} figure{'' if len(more) == 1 else 's'} of the probe stage "
                          "(t-SNE, firing-rate maps, confusion matrices per level)</summary>" + body + "</details>"))
     if joint_md:
         sections.append(("Joint training with probe heads", md_to_html(joint_md.split("\n", 2)[2])))
