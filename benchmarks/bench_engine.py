@@ -67,46 +67,34 @@ def _now_ns(ts):
 
 
 @numba.njit
-def _timed_pair(a, b, frames, forced_b, no_masks, skip_b, first, lat):
-    """Frames through engine A (dense) and B interleaved; lat (T, 2) int64 ns per frame (A, B).
-
-    ``first`` 0: A runs first on even frames, 1: B does (the order alternates every frame)."""
+def _timed_pass(a, frames, forced, no_masks, skip, lat):
+    """One pass of frames through an engine (args tuple ``a``); lat (T,) int64 ns per frame."""
     ts = np.zeros(2, np.int64)
     nF = frames.shape[1]
-    oa, ma = np.empty(nF, np.complex64), np.empty(nF, np.float32)
-    ob, mb = np.empty(nF, np.complex64), np.empty(nF, np.float32)
+    o, mo = np.empty(nF, np.complex64), np.empty(nF, np.float32)
     for t in range(frames.shape[0]):
-        if (t + first) % 2 == 0:
-            t0 = _now_ns(ts)
-            engine_step(*a, frames[t], False, False, no_masks, no_masks, oa, ma)
-            t1 = _now_ns(ts)
-            engine_step(*b, frames[t], False, skip_b, forced_b, no_masks, ob, mb)
-            t2 = _now_ns(ts)
-            lat[t, 0], lat[t, 1] = t1 - t0, t2 - t1
-        else:
-            t0 = _now_ns(ts)
-            engine_step(*b, frames[t], False, skip_b, forced_b, no_masks, ob, mb)
-            t1 = _now_ns(ts)
-            engine_step(*a, frames[t], False, False, no_masks, no_masks, oa, ma)
-            t2 = _now_ns(ts)
-            lat[t, 0], lat[t, 1] = t2 - t1, t1 - t0
+        t0 = _now_ns(ts)
+        engine_step(*a, frames[t], False, skip, forced, no_masks, o, mo)
+        lat[t] = _now_ns(ts) - t0
 
 
 def _interleaved(dense: StreamingEngine, other: StreamingEngine, frames: np.ndarray, forced, reps: int):
-    """(dense ns (reps*T,), other ns (reps*T,)) after one warm-up pass; engines reset before each pass."""
+    """(dense ns (reps*T,), other ns (reps*T,)): passes dense, other, dense, other, ... after one warm-up
+    pass each; engines reset before each pass. Whole passes (not single frames) alternate, so that each
+    engine runs with its own working set in cache as it would on a device, while load drifts hit both."""
     T = frames.shape[0]
     nb, H = dense.cfg.n_blocks, dense.cfg.hidden
     fm = np.zeros((0, nb, H), np.uint8) if forced is None else np.ascontiguousarray(forced, dtype=np.uint8)
-    out = []
+    none = dense._no_masks
+    out = ([], [])
     for r in range(reps + 1):
-        dense.reset()
-        other.reset()
-        lat = np.zeros((T, 2), np.int64)
-        _timed_pair(dense._args, other._args, frames, fm, dense._no_masks, other.skip, r % 2, lat)
-        if r:
-            out.append(lat)
-    lat = np.concatenate(out)
-    return lat[:, 0], lat[:, 1]
+        for i, (e, f) in enumerate(((dense, none), (other, fm)) if r % 2 == 0 else ((other, fm), (dense, none))):
+            e.reset()
+            lat = np.zeros(T, np.int64)
+            _timed_pass(e._args, frames, f, none, e.skip, lat)
+            if r:
+                out[i if r % 2 == 0 else 1 - i].append(lat)
+    return np.concatenate(out[0]), np.concatenate(out[1])
 
 
 def _stats(ns: np.ndarray, hop_s: float) -> dict:
@@ -365,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                      threads=dict(torch=torch.get_num_threads(), numba=numba.get_num_threads())),
         implementation=dict(
             engine="bench.engine.StreamingEngine (numba, float32, one frame per call of engine_step)",
-            timing="per frame, clock_gettime(CLOCK_MONOTONIC) inside one compiled loop, dense and the other "
-                   "engine interleaved frame by frame (order alternating); statistics over reps x frames",
+            timing="per frame, clock_gettime(CLOCK_MONOTONIC) inside a compiled loop; dense and the other engine "
+                   "interleaved pass by pass (order alternating), one warm-up pass each; statistics over reps x frames",
             eager="PyTorch eager, dense, frame by frame (torch.addmv, var_mean, ring buffers), perf_counter_ns",
             macs="bench.macs (analytic; dense = total without gates; dynamic = gates' decisions, gates included)",
             cpu_time_saving="1 - p50(skip) / p50(dense)"),

@@ -5,12 +5,16 @@ H hidden, k taps). Weights, float32, blocks stacked so that the kernels index th
 views are created per frame: a numba view costs a reference-count round trip):
 
   wf (F, B), bf (B,)       front 1x1 conv, transposed     wb (B, F), bb (F,)   back 1x1 conv, transposed
-  chan (nb, H, R)          one contiguous record per inner channel c (R = CH_W1 + 2B floats):
-                           conv1 bias, norm1 w/b, depthwise bias, norm2 w/b, k taps (CH_*), then row c
-                           of the first 1x1 conv (CH_W1 + [0, B)) and column c of the second
-                           (CH_W1 + B + [0, B)): a skipped channel's data is never touched, an active
-                           channel's data is one contiguous run (measured: separate W1 / W2^T arrays
-                           made gathered channels 3x as slow as dense ones, from cache misses)
+  chan (nb, H, 2, B)       one contiguous record per inner channel c: [0] row c of the first 1x1 conv,
+                           [1] column c of the second: a skipped channel's weights are never touched,
+                           an active channel's are one contiguous run (measured: separate W1 / W2^T
+                           arrays made gathered channels about 3x as slow as dense ones, from cache
+                           misses; a frame's weights do not fit in L2)
+  w1t (nb, B, H), w2t (nb, H, B)
+                           dense layout of the same weights (conv1, conv2 transposed): the dense
+                           reference's vectorised axpys
+  vh (nb, V_DW + k, H)     per-channel vectors as rows V_* (conv1 bias, norm1 w/b, depthwise bias,
+                           norm2 w/b, taps); both paths (16 channels' scalars per cache line)
   b2 (nb, B)               second 1x1 conv bias
   sc (nb, 4)               eps1, PReLU1 slope, eps2, PReLU2 slope
   gw (nb, L, Imax, Omax)   gate layers, transposed (in, out), zero padded; gb (nb, L, Omax); gdim (L, 2)
@@ -40,8 +44,10 @@ from bench.engine._jit import njit
 F32 = np.float32
 _FM = {"reassoc", "contract"}      # summation order / FMA only (see module docstring)
 
-# offsets in a channel record (chan); CH_W1 = 16 leaves room for up to 10 taps, 64-byte aligned rows
-CH_B1, CH_G1, CH_BE1, CH_DWB, CH_G2, CH_BE2, CH_DW, CH_W1 = 0, 1, 2, 3, 4, 5, 6, 16
+# rows of vh (dense layout)
+V_B1, V_G1, V_BE1, V_DWB, V_G2, V_BE2, V_DW = 0, 1, 2, 3, 4, 5, 6
+# parts of a channel record (chan[k, c])
+P_W1, P_W2 = 0, 1
 # columns of geo
 E_K, E_DIL, E_SPAN, E_DR, E_GR, E_RX, E_RA, E_RK = 0, 1, 2, 3, 4, 5, 6, 7
 N_GEO = 8
@@ -51,6 +57,22 @@ N_WK = 7
 
 
 # ---------------------------------------------------------------- inner products (vectorised)
+@njit(fastmath=_FM)
+def _axpy_rows(w, k, n, m, v, y):
+    """y[:m] += w[k, :n, :m].T @ v[:n]  (w (nb, N, M): n row-axpys, 4 at a time, vectorised over m)."""
+    j = 0
+    while j + 4 <= n:
+        v0, v1, v2, v3 = v[j], v[j + 1], v[j + 2], v[j + 3]
+        for i in range(m):
+            y[i] += (w[k, j, i] * v0 + w[k, j + 1, i] * v1) + (w[k, j + 2, i] * v2 + w[k, j + 3, i] * v3)
+        j += 4
+    while j < n:
+        vj = v[j]
+        for i in range(m):
+            y[i] += w[k, j, i] * vj
+        j += 1
+
+
 @njit(fastmath=_FM)
 def _axpy_rows2(w, n, m, v, y):
     """y[:m] += w[:n, :m].T @ v[:n] for w (N, M): n row-axpys, 4 at a time (vectorised over m)."""
@@ -68,46 +90,45 @@ def _axpy_rows2(w, n, m, v, y):
 
 
 @njit(fastmath=_FM)
-def _axpy_gather(w, k, o0, idx, n, m, v, y):
-    """y[:m] += sum_i w[k, idx[i], o0:o0+m] * v[i] for i < n (gathered records, compact v), 4 at a time."""
+def _axpy_gather(w, k, p, idx, n, m, v, y):
+    """y[:m] += sum_i w[k, idx[i], p, :m] * v[i] for i < n (gathered records, compact v), 4 at a time."""
     i = 0
     while i + 4 <= n:
         c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
         v0, v1, v2, v3 = v[i], v[i + 1], v[i + 2], v[i + 3]
         for o in range(m):
-            y[o] += (w[k, c0, o0 + o] * v0 + w[k, c1, o0 + o] * v1) + \
-                    (w[k, c2, o0 + o] * v2 + w[k, c3, o0 + o] * v3)
+            y[o] += (w[k, c0, p, o] * v0 + w[k, c1, p, o] * v1) + (w[k, c2, p, o] * v2 + w[k, c3, p, o] * v3)
         i += 4
     while i < n:
         c0 = idx[i]
         v0 = v[i]
         for o in range(m):
-            y[o] += w[k, c0, o0 + o] * v0
+            y[o] += w[k, c0, p, o] * v0
         i += 1
 
 
 @njit(fastmath=_FM)
-def _dot_gather(w, k, o0, idx, n, m, x, out):
-    """out[i] = w[k, idx[i], CH_B1] + w[k, idx[i], o0:o0+m] . x[:m] for i < n (gathered records), 4 at a time."""
+def _dot_gather(w, k, p, idx, n, m, x, bias, out):
+    """out[i] = bias[idx[i]] + w[k, idx[i], p, :m] . x[:m] for i < n (gathered records), 4 at a time."""
     i = 0
     while i + 4 <= n:
         c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
         s0 = s1 = s2 = s3 = F32(0.0)
         for j in range(m):
             xj = x[j]
-            s0 += w[k, c0, o0 + j] * xj
-            s1 += w[k, c1, o0 + j] * xj
-            s2 += w[k, c2, o0 + j] * xj
-            s3 += w[k, c3, o0 + j] * xj
-        out[i], out[i + 1] = w[k, c0, CH_B1] + s0, w[k, c1, CH_B1] + s1
-        out[i + 2], out[i + 3] = w[k, c2, CH_B1] + s2, w[k, c3, CH_B1] + s3
+            s0 += w[k, c0, p, j] * xj
+            s1 += w[k, c1, p, j] * xj
+            s2 += w[k, c2, p, j] * xj
+            s3 += w[k, c3, p, j] * xj
+        out[i], out[i + 1] = bias[c0] + s0, bias[c1] + s1
+        out[i + 2], out[i + 3] = bias[c2] + s2, bias[c3] + s3
         i += 4
     while i < n:
         c0 = idx[i]
         s0 = F32(0.0)
         for j in range(m):
-            s0 += w[k, c0, o0 + j] * x[j]
-        out[i] = w[k, c0, CH_B1] + s0
+            s0 += w[k, c0, p, j] * x[j]
+        out[i] = bias[c0] + s0
         i += 1
 
 
@@ -127,14 +148,23 @@ def _mean_var(v, n):
 
 # ---------------------------------------------------------------- elementwise parts (no flags)
 @njit
-def _norm_act(v, chan, k, cg, cb, idx, n, eps, slope):
-    """In place on compact v[:n] (channels idx[:n]): LayerNorm over them (statistics over these n
-    channels, as MaskedChannelNorm), affine chan[k, c, cg] / chan[k, c, cb], PReLU."""
+def _norm_act_dense(v, n, g, be, eps, slope):
+    """In place on v[:n] (all channels): LayerNorm over channels, affine g/be, PReLU."""
+    mean, var = _mean_var(v, n)
+    r = F32(1.0) / np.sqrt(var + eps)
+    for c in range(n):
+        y = (v[c] - mean) * r * g[c] + be[c]
+        v[c] = y if y >= F32(0.0) else slope * y
+
+
+@njit
+def _norm_act_gather(v, idx, n, g, be, eps, slope):
+    """In place on compact v[:n] (channels idx[:n]): LayerNorm over them, affine g/be[idx], PReLU."""
     mean, var = _mean_var(v, n)
     r = F32(1.0) / np.sqrt(var + eps)
     for i in range(n):
         c = idx[i]
-        y = (v[i] - mean) * r * chan[k, c, cg] + chan[k, c, cb]
+        y = (v[i] - mean) * r * g[c] + be[c]
         v[i] = y if y >= F32(0.0) else slope * y
 
 
@@ -170,20 +200,19 @@ def _gate_scores(gw, gb, gdim, k, pooled, h0, h1):
 
 
 @njit
-def engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, allidx,
+def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool, allidx,
                 xr, ar, kr, kc, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
     """Feed one frame; returns the index of the frame written to ``out``/``mask_out``, or -1.
 
     frame (F,) complex64 (ignored when ``pad``: a frame past the end of the utterance);
-    skip: evaluate the gates, compute the active channels only; else every channel (the same code with
-    ``allidx`` = all channels active) and no gate;
+    skip: evaluate the gates, compute the active channels only (channel records); else every channel
+    and no gate, with the dense layout's vectorised loops (the best dense code, the fair reference);
     forced (T, nb, H) uint8 replaces the gates' decisions when its first dimension is > 0;
     glog (T, nb, H) uint8 receives the decisions when its first dimension is > 0;
     out (F,) complex64 enhanced spectrum and mask_out (F,) float32 mask of the returned frame.
     """
     nF, nB = wf.shape[0], wf.shape[1]
     nb, nH = chan.shape[0], chan.shape[1]
-    ow1, ow2 = CH_W1, CH_W1 + nB
     n = cnt[0]
     if pad and cnt[1] < 0:
         cnt[1] = n
@@ -264,14 +293,20 @@ def engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, all
                             glog[t_g, k, c] = 1
                 # first 1x1 conv (active rows), norm1, PReLU -> depthwise ring (zeros elsewhere)
                 arow = ar[k, sa]
-                for c in range(nH):
-                    arow[c] = F32(0.0)
-                if na > 0:
-                    kidx = kr[k, sk] if skip else allidx
-                    _dot_gather(chan, k, ow1, kidx, na, nB, xr[k, sx], h)
-                    _norm_act(h, chan, k, CH_G1, CH_BE1, kidx, na, sc[k, 0], sc[k, 1])
-                    for i in range(na):
-                        arow[kidx[i]] = h[i]
+                if not skip:
+                    for c in range(nH):
+                        arow[c] = vh[k, V_B1, c]
+                    _axpy_rows(w1t, k, nB, nH, xr[k, sx], arow)
+                    _norm_act_dense(arow, nH, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
+                else:
+                    for c in range(nH):
+                        arow[c] = F32(0.0)
+                    if na > 0:
+                        kidx = kr[k, sk]
+                        _dot_gather(chan, k, P_W1, kidx, na, nB, xr[k, sx], vh[k, V_B1], h)
+                        _norm_act_gather(h, kidx, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
+                        for i in range(na):
+                            arow[kidx[i]] = h[i]
             else:
                 for c in range(nH):
                     ar[k, sa, c] = F32(0.0)       # past the end: the model's zero padding
@@ -289,17 +324,26 @@ def engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, all
         sx = t_out % rx
         for i in range(nB):
             y[i] = xr[k, sx, i] + b2[k, i]
-        if na > 0:
-            kidx = kr[k, sk] if skip else allidx
+        if not skip:
+            for c in range(nH):
+                h[c] = vh[k, V_DWB, c]
+            for j in range(kk):
+                st = (base + j * dil) % ra
+                for c in range(nH):
+                    h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
+            _norm_act_dense(h, nH, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
+            _axpy_rows(w2t, k, nH, nB, h, y)
+        elif na > 0:
+            kidx = kr[k, sk]
             for i in range(na):
-                h[i] = chan[k, kidx[i], CH_DWB]
+                h[i] = vh[k, V_DWB, kidx[i]]
             for j in range(kk):
                 st = (base + j * dil) % ra
                 for i in range(na):
                     c = kidx[i]
-                    h[i] += chan[k, c, CH_DW + j] * ar[k, st, c]
-            _norm_act(h, chan, k, CH_G2, CH_BE2, kidx, na, sc[k, 2], sc[k, 3])
-            _axpy_gather(chan, k, ow2, kidx, na, nB, h, y)
+                    h[i] += vh[k, V_DW + j, c] * ar[k, st, c]
+            _norm_act_gather(h, kidx, na, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
+            _axpy_gather(chan, k, P_W2, kidx, na, nB, h, y)
         for i in range(nB):
             x[i] = y[i]
         t_in = t_out
@@ -319,7 +363,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, all
 
 
 @njit
-def engine_run(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, allidx,
+def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool, allidx,
                xr, ar, kr, kc, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
     """Whole utterance through :func:`engine_step`: frames (T, F) complex64, then ``lookahead`` pad
     frames; out (T, F) complex64, masks (T, F) float32. Returns the number of frames written."""
@@ -328,7 +372,7 @@ def engine_run(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, alli
     mo = np.empty(frames.shape[1], np.float32)
     done = 0
     for t in range(nT + lookahead):
-        r = engine_step(wf, bf, wb, bb, cexp, chan, b2, sc, gw, gb, gdim, geo, pool, allidx,
+        r = engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool, allidx,
                         xr, ar, kr, kc, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
                         forced, glog, o, mo)
         if r >= 0:

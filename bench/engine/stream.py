@@ -54,10 +54,8 @@ class StreamingEngine:
         self.gated = model.gates is not None
         F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
         pool = int(cfg.gate.pool_frames) if self.gated else 1
-        if kk > K.CH_W1 - K.CH_DW:
-            raise EngineError(f"engine supports kernels up to {K.CH_W1 - K.CH_DW} taps, got {kk}")
-        R = -(-(K.CH_W1 + 2 * B) // 16) * 16                                  # 64-byte records
-        chan = np.zeros((nb, H, R), np.float32)
+        chan = np.zeros((nb, H, 2, B), np.float32)
+        vh = np.zeros((nb, K.V_DW + kk, H), np.float32)
         b2 = np.zeros((nb, B), np.float32)
         sc = np.zeros((nb, 4), np.float32)
         geo = np.zeros((nb, K.N_GEO), np.int64)
@@ -65,12 +63,12 @@ class StreamingEngine:
             if blk.act1.weight.numel() != 1 or blk.act2.weight.numel() != 1 or blk.kernel != kk:
                 raise EngineError("engine supports the model's blocks: one shared PReLU slope, cfg.kernel taps")
             ch = chan[k]
-            ch[:, K.CH_W1:K.CH_W1 + B] = _np(blk.conv1.weight[:, :, 0])          # row c of W1
-            ch[:, K.CH_W1 + B:K.CH_W1 + 2 * B] = _np(blk.conv2.weight[:, :, 0]).T  # column c of W2
-            ch[:, K.CH_B1], ch[:, K.CH_DWB] = _np(blk.conv1.bias), _np(blk.dwconv.bias)
-            ch[:, K.CH_G1], ch[:, K.CH_BE1] = _np(blk.norm1.weight), _np(blk.norm1.bias)
-            ch[:, K.CH_G2], ch[:, K.CH_BE2] = _np(blk.norm2.weight), _np(blk.norm2.bias)
-            ch[:, K.CH_DW:K.CH_DW + kk] = _np(blk.dwconv.weight[:, 0, :])         # (H, k)
+            ch[:, K.P_W1] = _np(blk.conv1.weight[:, :, 0])                       # row c of W1
+            ch[:, K.P_W2] = _np(blk.conv2.weight[:, :, 0]).T                     # column c of W2
+            vh[k, K.V_B1], vh[k, K.V_DWB] = _np(blk.conv1.bias), _np(blk.dwconv.bias)
+            vh[k, K.V_G1], vh[k, K.V_BE1] = _np(blk.norm1.weight), _np(blk.norm1.bias)
+            vh[k, K.V_G2], vh[k, K.V_BE2] = _np(blk.norm2.weight), _np(blk.norm2.bias)
+            vh[k, K.V_DW:] = _np(blk.dwconv.weight[:, 0, :]).T                # (k, H)
             b2[k] = _np(blk.conv2.bias)
             sc[k] = [blk.norm1.eps, float(blk.act1.weight.detach()), blk.norm2.eps, float(blk.act2.weight.detach())]
             span = (blk.kernel - 1) * blk.dilation
@@ -96,7 +94,8 @@ class StreamingEngine:
         self._weights = (
             np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
             np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
-            np.float32(cfg.compress_exponent), chan, b2, sc, gw, gb, gdim, geo, int(pool),
+            np.float32(cfg.compress_exponent), chan, np.ascontiguousarray(chan[:, :, K.P_W1].transpose(0, 2, 1)),
+            np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, gw, gb, gdim, geo, int(pool),
             np.arange(H, dtype=np.int32))
         self._state = (
             np.zeros((nb, int(geo[:, K.E_RX].max()), B), np.float32),
