@@ -5,7 +5,7 @@
 * :func:`add_levels_arg` -- ``--level NAME [NAME ...]`` (hidden alias ``--levels``): ``args.levels``.
   Commands that take exactly one level use a plain ``--level NAME``.
 * :class:`StageRun` -- wraps one command in :func:`bench.cli.main`: prints ``sebench <cmd>: done in 12.3 s``
-  (or ``failed after``) and replaces the usual warning dump with one summary line
+  when it succeeds (a failure keeps its one-line error) and replaces the usual warning dump with one summary line
   (``sebench probe: 1750 warnings of 2 kinds: UserWarning x1748 "Features [..] are constant." ...``),
   counting warnings of forked worker processes too. ``python -W ...`` or ``PYTHONWARNINGS`` turn the
   summary off (warnings print as usual).
@@ -51,7 +51,7 @@ class StageRun:
         self.counts: Counter = Counter()
         self.first: dict[tuple, str] = {}
         self.summarise = not sys.warnoptions
-        self.rc = 0   # the command's exit status, set by the caller: nonzero prints "failed after"
+        self.rc = 0   # the command's exit status, set by the caller: nonzero prints no "done in"
         self.active = False
 
     # --- warnings -------------------------------------------------------------------------------------
@@ -131,7 +131,8 @@ class StageRun:
             if line:
                 print(f"sebench {self.name}: {line}", file=self.stream)
         ok = self.rc == 0 and (exc_type is None or (exc_type is SystemExit and not exc.code))
-        print(f"sebench {self.name}: {'done in' if ok else 'failed after'} {_fmt_s(dt)}", file=self.stream)
+        if ok:   # a failure's own message stays the one line the user reads (no "failed after" line)
+            print(f"sebench {self.name}: done in {_fmt_s(dt)}", file=self.stream)
         self.elapsed_s = dt
         return False
 
