@@ -1,12 +1,13 @@
 """Compiled frame-by-frame Conv-FSENet with DynCP gates: saved MACs as saved CPU time.
 
-:class:`StreamingEngine` copies a :class:`bench.models.fsenet.ConvFSENet`'s weights into flat float32
-buffers and runs the numba kernel :func:`bench.engine.kernels.engine_step` once per STFT frame: one
-complex frame (F,) in, one enhanced frame (F,) out. With ``skip=True`` each block's gate is evaluated
-first and only its active channels are computed (gathered rows of the first 1x1 conv, depthwise taps,
-gathered columns of the second 1x1 conv; norm statistics over the active channels, as the model's
-:class:`~bench.models.fsenet.MaskedChannelNorm`). ``skip=False`` is the dense reference: the same kernel
-with every channel active and no gate (the static model's computation).
+:class:`StreamingEngine` copies a :class:`bench.models.fsenet.ConvFSENet`'s weights into stacked float32
+arrays (layout in :mod:`bench.engine.kernels`) and runs the numba kernel
+:func:`bench.engine.kernels.engine_step` once per STFT frame: one complex frame (F,) in, one enhanced
+frame (F,) out. With ``skip=True`` each block's gate is evaluated first and only its active channels are
+computed (gathered rows of the first 1x1 conv, depthwise taps, gathered columns of the second 1x1 conv;
+norm statistics over the active channels, as the model's :class:`~bench.models.fsenet.MaskedChannelNorm`).
+``skip=False`` is the dense reference: the same kernel computing every channel without gates (the static
+model's computation) with vectorised loops over a dense layout of the same weights.
 
 Look-ahead. A causal model needs none: the frame that enters is the frame that leaves. A non-causal
 model's centred windows read future frames; block ``k`` outputs frame ``t`` once its input has reached
