@@ -321,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
                     gate_us=(ts - forced_t) / 1e3, gate_share_of_dense_time=(ts - forced_t) / td,
                     gate_share_of_dense_macs=fb["gate_total"] / dense_pf,
                     channels_dense_us=ch_dense / 1e3, channels_skip_us=ch_skip / 1e3,
-                    gather_efficiency=(ch_dense * keep_r / ch_skip) if ch_skip > 0 else None))
+                    gather_efficiency=(ch_dense * keep_r / ch_skip) if ch_skip > 0 else None,
+                    # the ratio if active channels cost what dense ones do (fixed work and gates as measured)
+                    ratio_if_gathers_free=((1.0 - (fixed + (ts - forced_t) + ch_dense * keep_r) / td) / mac_saving
+                                           if mac_saving > 1e-9 else None)))
             rows.append(row)
         # eager PyTorch frame by frame vs the dense engine (same weights, causal geometry)
         torch.manual_seed(0)
