@@ -534,6 +534,10 @@ def build(inp: Inputs, prov: dict, reference: str = "static", rid: str | None = 
                     na(dcols, f"{reference}: reference of the paired differences")
                     if gcols:
                         notes.append(f"{reference}: gain retained = 1 by definition")
+                ref_lo = _num(stats.get(reference, {}).get(f"{col}_delta_vs_noisy_ci95_low"))
+                if gcols and sys_ not in (NOISY, reference) and (ref_lo is None or ref_lo <= 0):
+                    notes.append(f"{col} gain retained is not interpretable: {reference} does not beat noisy on "
+                                 f"{metric} (paired CI not above 0), so the ratio's denominator may be 0 or negative")
                 seed_d = st.get(f"_{col}_seed_deltas")
                 if multi and seed_d is not None and st.get(f"{col}_delta_significant") == "no" \
                         and stats[sys_].get(f"{col}_delta_ci95_low") is not None:

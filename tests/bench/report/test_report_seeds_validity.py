@@ -98,8 +98,10 @@ def test_validity_gate_both_ways(static_off, passed):
     if passed:
         assert L.FAIL_BANNER not in md and "validity_note" not in m
         assert "## Comparison with the papers' figures" in md and "29.6 %" in md and "0.93" in md
+        assert "not interpretable" not in " ".join(lb["notes"])
     else:
         assert L.FAIL_BANNER in top and list(m)[0] == "validity_note" and m["validity_note"] == L.FAIL_BANNER
+        assert "pesq_wb gain retained is not interpretable" in lb.set_index("model").loc["keep50", "notes"]
         for paper in ("29.6", "0.75 %", "0.93", "0.84", "0.86", "Comparison with the papers"):
             assert paper not in md, paper
 
