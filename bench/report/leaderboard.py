@@ -792,12 +792,16 @@ def stats_note(df: pd.DataFrame, design_desc: str | None = None, n_boot: int | N
                boot_seed: int | None = None) -> str:
     """The method note of the statistics (Markdown section)."""
     how = design_desc or "see bench.score.bootstrap"
+    clusters = "source clips" in how
     return "\n".join([
         "## Statistics (method)", "",
-        f"- Resampling: {how}. Each replicate draws independent multinomial counts over the speech clips and "
-        "over the noise clips of the test split; a mixture's weight is the product of its clips' counts (the "
-        "two-way pigeonhole bootstrap of Owen 2007, mildly conservative), and every statistic is the weighted "
-        "mean. Mixtures share source clips, so resampling mixtures alone would give intervals that are too narrow."
+        f"- Resampling: {how}. "
+        + ("Each replicate draws independent multinomial counts over the clips of each factor (speech clips, "
+           "noise clips) of the test split; a mixture's weight is the product of its clips' counts (the "
+           "pigeonhole bootstrap of Owen 2007, mildly conservative), and every statistic is the weighted mean. "
+           "Mixtures share source clips, so resampling mixtures alone would give intervals that are too narrow."
+           if clusters else "The test metadata names no source clips: mixtures are resampled as if independent, "
+           "which understates the uncertainty where mixtures share clips.")
         + (f" {n_boot} replicates, seed {boot_seed} (`report.bootstrap_seed`)." if n_boot else ""),
         "- Paired: differences, gain retained and the validity gate use the same replicate weights for every "
         "system; ratios are recomputed per replicate and the CI is the 2.5-97.5 % percentile of the replicates.",
