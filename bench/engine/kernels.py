@@ -17,7 +17,9 @@ views are created per frame: a numba view costs a reference-count round trip):
                            norm2 w/b, taps); both paths (16 channels' scalars per cache line)
   b2 (nb, B)               second 1x1 conv bias
   sc (nb, 4)               eps1, PReLU1 slope, eps2, PReLU2 slope
-  gw (nb, L, Imax, Omax)   gate layers, transposed (in, out), zero padded; gb (nb, L, Omax); gdim (L, 2)
+  gf (nb, B, O1), gbf      gate's first layer, transposed (in, out), and bias
+  gm (nb, L-2, G, G), gbm  its middle layers; gl (nb, G, H), gbl its last layer (shape (nb, 0, 0) when
+                           the gate has one layer)
   geo (nb, N_GEO) int64    per block: kernel, dilation, span, right contexts, ring lengths (``E_*``)
 
 State (zeroed by ``reset``): xr (nb, RX, B) block-input rings, ar (nb, RA, H) depthwise rings (post-gate
@@ -169,38 +171,37 @@ def _norm_act_gather(v, idx, n, g, be, eps, slope):
 
 
 @njit
-def _gate_scores(gw, gb, gdim, k, pooled, h0, h1):
-    """Gate MLP of block k on pooled (B,): 1x1 layers, ReLU between; returns the row holding the scores."""
-    nl = gdim.shape[0]
-    src = pooled
-    dst = h0
-    for li in range(nl):
-        nin, nout = gdim[li, 0], gdim[li, 1]
-        dst = h0 if li % 2 == 0 else h1
-        for o in range(nout):
-            dst[o] = gb[k, li, o]
-        j = 0
-        while j + 4 <= nin:       # inlined _axpy_rows on the 4-D gw (one layer of block k)
-            v0, v1, v2, v3 = src[j], src[j + 1], src[j + 2], src[j + 3]
-            for o in range(nout):
-                dst[o] += (gw[k, li, j, o] * v0 + gw[k, li, j + 1, o] * v1) + \
-                          (gw[k, li, j + 2, o] * v2 + gw[k, li, j + 3, o] * v3)
-            j += 4
-        while j < nin:
+def _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1):
+    """Gate MLP of block k on pooled (B,): first layer gf (nb, B, O1), middle layers gm (nb, L-2, G, G),
+    last layer gl (nb, G, H) (absent, shape[1] == 0, for a one-layer gate), ReLU between; returns the
+    scores (a scratch row)."""
+    n1 = gf.shape[2]
+    for o in range(n1):
+        h0[o] = gbf[k, o]
+    _axpy_rows(gf, k, gf.shape[1], n1, pooled, h0)
+    if gl.shape[1] == 0:
+        return h0
+    src, dst = h0, h1
+    for li in range(gm.shape[1]):
+        for o in range(n1):
+            src[o] = max(src[o], F32(0.0))
+            dst[o] = gbm[k, li, o]
+        for j in range(n1):
             vj = src[j]
-            for o in range(nout):
-                dst[o] += gw[k, li, j, o] * vj
-            j += 1
-        if li < nl - 1:
-            for o in range(nout):
-                if dst[o] < F32(0.0):
-                    dst[o] = F32(0.0)
-        src = dst
+            for o in range(n1):
+                dst[o] += gm[k, li, j, o] * vj
+        src, dst = dst, src
+    for o in range(n1):
+        src[o] = max(src[o], F32(0.0))
+    nH = gl.shape[2]
+    for o in range(nH):
+        dst[o] = gbl[k, o]
+    _axpy_rows(gl, k, n1, nH, src, dst)
     return dst
 
 
 @njit
-def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool, allidx,
+def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
                 xr, ar, kr, kc, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
     """Feed one frame; returns the index of the frame written to ``out``/``mask_out``, or -1.
 
@@ -279,7 +280,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, 
                                 pooled[i] += xr[k, st, i]
                     for i in range(nB):
                         pooled[i] = pooled[i] / F32(pool)
-                    scores = _gate_scores(gw, gb, gdim, k, pooled, h0, h1)
+                    scores = _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1)
                     for c in range(nH):           # branch-free compaction (decisions are unpredictable)
                         kr[k, sk, na] = c
                         na += 1 if scores[c] > F32(0.0) else 0
@@ -363,7 +364,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, 
 
 
 @njit
-def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool, allidx,
+def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
                xr, ar, kr, kc, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
     """Whole utterance through :func:`engine_step`: frames (T, F) complex64, then ``lookahead`` pad
     frames; out (T, F) complex64, masks (T, F) float32. Returns the number of frames written."""
@@ -372,7 +373,7 @@ def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, g
     mo = np.empty(frames.shape[1], np.float32)
     done = 0
     for t in range(nT + lookahead):
-        r = engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gw, gb, gdim, geo, pool, allidx,
+        r = engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
                         xr, ar, kr, kc, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
                         forced, glog, o, mo)
         if r >= 0:

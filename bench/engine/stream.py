@@ -77,26 +77,32 @@ class StreamingEngine:
             gr = 0 if (cfg.causal or not self.gated) else pool - 1 - (pool - 1) // 2
             geo[k] = [blk.kernel, blk.dilation, span, dr, gr, max(pool, gr + dr + 1), span + 1, dr + 1]
         if self.gated:
-            layers0 = model.gates[0].layers
-            gdim = np.array([[lay.in_channels, lay.out_channels] for lay in layers0], np.int64)
-            gw = np.zeros((nb, len(gdim), gdim[:, 0].max(), gdim[:, 1].max()), np.float32)
-            gb = np.zeros((nb, len(gdim), gdim[:, 1].max()), np.float32)
-            for k, gate in enumerate(model.gates):
-                for li, lay in enumerate(gate.layers):
-                    w = _np(lay.weight[:, :, 0])                                # (out, in)
-                    gw[k, li, :w.shape[1], :w.shape[0]] = w.T
-                    gb[k, li, :w.shape[0]] = _np(lay.bias)
+            ws = [[_np(lay.weight[:, :, 0]).T for lay in g.layers] for g in model.gates]     # (in, out)
+            bs = [[_np(lay.bias) for lay in g.layers] for g in model.gates]
+            L = len(ws[0])
+            gf, gbf = np.stack([w[0] for w in ws]), np.stack([b[0] for b in bs])
+            mid = [np.stack(w[1:L - 1]) if L > 2 else np.zeros((0, 1, 1), np.float32) for w in ws]
+            gm = np.ascontiguousarray(np.stack(mid), np.float32)
+            gbm = np.stack([np.stack(b[1:L - 1]) if L > 2 else np.zeros((0, 1), np.float32) for b in bs])
+            if L > 1:
+                gl, gbl = np.stack([w[-1] for w in ws]), np.stack([b[-1] for b in bs])
+            else:
+                gl, gbl = np.zeros((nb, 0, 0), np.float32), np.zeros((nb, 0), np.float32)
+            gdim = max(gf.shape[2], gl.shape[2])
         else:
-            gdim = np.zeros((0, 2), np.int64)
-            gw, gb = np.zeros((nb, 0, 1, 1), np.float32), np.zeros((nb, 0, 1), np.float32)
+            gf, gbf = np.zeros((nb, 0, 0), np.float32), np.zeros((nb, 0), np.float32)
+            gm, gbm = np.zeros((nb, 0, 1, 1), np.float32), np.zeros((nb, 0, 1), np.float32)
+            gl, gbl = np.zeros((nb, 0, 0), np.float32), np.zeros((nb, 0), np.float32)
+            gdim = 1
+        gates = tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (gf, gbf, gm, gbm, gl, gbl))
         self.block_lookahead = [int(g[K.E_GR] + g[K.E_DR]) for g in geo]
         self.lookahead_frames = int(sum(self.block_lookahead))
-        wdim = max(F_, B, H, int(gdim[:, 1].max()) if len(gdim) else 1)
+        wdim = max(F_, B, H, gdim)
         self._weights = (
             np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
             np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
             np.float32(cfg.compress_exponent), chan, np.ascontiguousarray(chan[:, :, K.P_W1].transpose(0, 2, 1)),
-            np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, gw, gb, gdim, geo, int(pool),
+            np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, *gates, geo, int(pool),
             np.arange(H, dtype=np.int32))
         self._state = (
             np.zeros((nb, int(geo[:, K.E_RX].max()), B), np.float32),

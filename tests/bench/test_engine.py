@@ -10,7 +10,7 @@ import torch
 
 from bench.engine import EngineError, StreamingEngine, load_benchmark
 from bench.engine.results import BenchmarkFileError
-from bench.models.fsenet import ConvFSENet, FSENetConfig
+from bench.models.fsenet import ConvFSENet, FSENetConfig, GateConfig
 
 torch.set_num_threads(1)
 TOL = 1e-5   # float32: the model's conv1d and the engine sum in different orders
@@ -55,6 +55,23 @@ def test_skipping_reproduces_gates_and_output(causal):
     assert np.array_equal(used, gates)
     assert np.abs(mask - ref).max() < TOL
     assert np.abs(enh - (spec.numpy() * ref)).max() < TOL * float(spec.abs().max())
+
+
+@pytest.mark.parametrize("n_layers", [1, 3])
+def test_gate_depths(n_layers):
+    """Gates of one layer (B -> H) and of three (with a hidden -> hidden middle layer)."""
+    torch.manual_seed(3)
+    cfg = FSENetConfig(bottleneck=16, hidden=24, stacks=1, blocks_per_stack=3, causal=False,
+                       gate=GateConfig(hidden=8, n_layers=n_layers))
+    m = ConvFSENet(cfg).eval()
+    with torch.no_grad():
+        for g in m.gates:
+            g.layers[-1].bias.zero_()
+    spec, ref, gates = _ref(m, _audio(11))
+    assert 0.1 < gates.mean() < 0.9
+    _, mask, used = StreamingEngine(m, skip=True).run(spec, return_gates=True)
+    assert np.array_equal(used, gates)
+    assert np.abs(mask - ref).max() < TOL
 
 
 @pytest.mark.parametrize("causal", [True, False])
