@@ -347,6 +347,7 @@ class Train(Section):
     select: Literal["best_valid", "last"]         # model.pt = epoch with the lowest valid loss | the last epoch
     replicate_seeds: list[typing.Annotated[int, Field(ge=1)]]   # extra seeds k: levels <level>_seed<k>
     replicate_levels: list[Name]                  # gated levels replicated (static is, whenever seeds are given)
+    budget_overrides: dict[Name, Literal["per_block", "global"]] = Field(default_factory=dict)  # level -> gate.budget
     init_gated_from: Optional[Name]
     joint: Joint
     batch_size: PosInt
@@ -510,6 +511,10 @@ class Params(Section):
             if j not in self.gated_levels:
                 raise _fail(f"{j!r} is not a gated level (gated_levels: {self.gated_levels})"
                             f"{_did_you_mean(j, self.gated_levels, quote=True)}", f"train.joint.levels[{i}]")
+        for lvl in self.train.budget_overrides:
+            if lvl not in self.gated_levels:
+                raise _fail(f"{lvl!r} is not a gated level (gated_levels: {self.gated_levels})"
+                            f"{_did_you_mean(lvl, self.gated_levels, quote=True)}", f"train.budget_overrides.{lvl}")
         src = self.train.init_gated_from
         if src is not None and lv.get(src, 0.0) < 1.0:
             raise _fail(f"{src!r} is not allowed: must name a static level (keep 1.0) of `levels` or be null",

@@ -75,6 +75,8 @@ BAD = [
      "levels: must list exactly the seed replicates ['keep50_seed1', 'keep50_seed2', 'static_seed1', 'static_seed2']"),
     ("gate budget", _set("model", "gate", "budget", "perblock"),
      "model.gate.budget: 'perblock' is not allowed: must be 'per_block' or 'global'"),
+    ("budget override of an unknown level", _set("train", "budget_overrides", {"keep50_globl": "global"}),
+     "train.budget_overrides.keep50_globl: 'keep50_globl' is not a gated level"),
     ("joint level not gated", _set("train", "joint", "levels", ["keep50_jiont"]),
      "train.joint.levels[0]: 'keep50_jiont' is not a gated level"),
     ("unknown model config", _set("model", "config", "smal"),
