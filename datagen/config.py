@@ -261,7 +261,8 @@ class Vad(Section):
             if name == "method":
                 continue
             if name in self.model_fields_set and name not in keys:
-                raise _fail(f"not a key of method {self.method!r} (its keys: {', '.join(keys)})", name)
+                raise _fail(f"not a key of method {self.method!r} (its keys: {', '.join(keys)}; a profile that "
+                            "switches the method replaces the block whole: `vad!:`)", name)
             if keys.get(name) == "required" and getattr(self, name) is None:
                 raise _fail(f"missing (method {self.method!r} needs {', '.join(keys)})", name)
         return self
