@@ -798,8 +798,10 @@ def stats_note(df: pd.DataFrame, design_desc: str | None = None, n_boot: int | N
         f"- Resampling: {how}. "
         + ("Each replicate draws independent multinomial counts over the clips of each factor (speech clips, "
            "noise clips) of the test split; a mixture's weight is the product of its clips' counts (the "
-           "pigeonhole bootstrap of Owen 2007, mildly conservative), and every statistic is the weighted mean. "
-           "Mixtures share source clips, so resampling mixtures alone would give intervals that are too narrow."
+           "pigeonhole bootstrap of Owen 2007), and every statistic is the weighted mean. Mixtures share source "
+           "clips, so resampling mixtures alone gives intervals that are too narrow: in simulations with crossed "
+           "clip effects (`benchmarks/bench_bootstrap.py`) the 95 % utterance interval covered 0.77-0.80, the "
+           "pigeonhole one 0.98-0.997 (conservative) at 29-120 speech clips, and 0.91 with only 8 x 6 clips."
            if clusters else "The test metadata names no source clips: mixtures are resampled as if independent, "
            "which understates the uncertainty where mixtures share clips.")
         + (f" {n_boot} replicates, seed {boot_seed} (`report.bootstrap_seed`)." if n_boot else ""),

@@ -9,7 +9,11 @@ Stat. 1(2), "The pigeonhole bootstrap"): every replicate draws independent multi
 ``speech_ids``, noise clips ``noise_id``), a mixture's weight is the product of its factors' counts, and
 the replicate statistic is the *weighted* mean. A mixture with several speech clips (``speech_ids`` is a
 list) takes the mean of its clips' counts (multiple membership; keeps E[weight] = 1). Owen shows the
-pigeonhole variance is mildly conservative (it counts the residual term more than once). The same weight
+pigeonhole variance is conservative (it counts the residual term more than once). Measured coverage of the
+95 % interval on simulated crossed clip effects (``benchmarks/bench_bootstrap.py``, 96 mixtures, equal
+variance components): 0.98 with 29 speech x 41 noise clips and 0.997 with 120 x 60 (the utterance
+bootstrap: 0.77 and 0.80), but 0.91 with only 8 x 6 clips (utterance: 0.41): with very few clips the
+intervals are still too narrow. The same weight
 matrix serves every system and metric of a table (seed ``(seed, "clusters", n_boot)``), so differences and
 ratios are paired replicate by replicate. Replicates in which no scored mixture has weight > 0 are dropped
 (counted in ``n_degenerate``).
