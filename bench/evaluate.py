@@ -1,7 +1,7 @@
 """``sebench evaluate``: the trained models (and any external system) enhanced and scored on your own
 noisy/clean pairs, in one command, with a leaderboard for that set.
 
-    sebench evaluate --paired-dir ROOT [--levels static keep50 ...] [--models-dir data/models]
+    sebench evaluate --paired-dir ROOT [--level static keep50 ...] [--models-dir data/models]
                      [--system NAME=DIR ...] [--out DIR]
 
 ``ROOT`` holds pairs with identical file names in one of two layouts (detected in this order; override
@@ -174,7 +174,7 @@ def select_levels(params: dict, models_dir: Path, levels: list[str] | None) -> d
     out = {lv: p for lv, p in out.items() if p.is_file()}
     if not out:
         raise EvaluateError(f"{models_dir}: no trained model of any params level "
-                            f"{sorted(params.get('levels') or {})} (run `dvc repro`, or --models-dir/--levels)")
+                            f"{sorted(params.get('levels') or {})} (run `dvc repro`, or --models-dir/--level)")
     return out
 
 
