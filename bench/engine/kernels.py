@@ -54,8 +54,8 @@ P_W1, P_W2 = 0, 1
 E_K, E_DIL, E_SPAN, E_DR, E_GR, E_RX, E_RA, E_RK = 0, 1, 2, 3, 4, 5, 6, 7
 N_GEO = 8
 # rows of the scratch wk
-W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1 = 0, 1, 2, 3, 4, 5, 6
-N_WK = 7
+W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1, W_KF, W_D = 0, 1, 2, 3, 4, 5, 6, 7, 8
+N_WK = 9
 
 
 # ---------------------------------------------------------------- inner products (vectorised)
@@ -305,9 +305,19 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
                     if na > 0:
                         kidx = kr[k, sk]
                         _dot_gather(chan, k, P_W1, kidx, na, nB, xr[k, sx], vh[k, V_B1], h)
-                        _norm_act_gather(h, kidx, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1])
+                        mean, var = _mean_var(h, na)
+                        r = F32(1.0) / np.sqrt(var + sc[k, 0])
+                        kf = wk[W_KF]
+                        for c in range(nH):
+                            kf[c] = F32(0.0)
                         for i in range(na):
                             arow[kidx[i]] = h[i]
+                            kf[kidx[i]] = F32(1.0)
+                        # affine + PReLU over all H channels, vectorised, zeroed where skipped (x 0)
+                        p1 = sc[k, 1]
+                        for c in range(nH):
+                            yv = (arow[c] - mean) * r * vh[k, V_G1, c] + vh[k, V_BE1, c]
+                            arow[c] = (yv if yv >= F32(0.0) else p1 * yv) * kf[c]
             else:
                 for c in range(nH):
                     ar[k, sa, c] = F32(0.0)       # past the end: the model's zero padding
@@ -336,13 +346,15 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
             _axpy_rows(w2t, k, nH, nB, h, y)
         elif na > 0:
             kidx = kr[k, sk]
-            for i in range(na):
-                h[i] = vh[k, V_DWB, kidx[i]]
+            d = wk[W_D]                            # depthwise over all H (vectorised), then gathered
+            for c in range(nH):
+                d[c] = vh[k, V_DWB, c]
             for j in range(kk):
                 st = (base + j * dil) % ra
-                for i in range(na):
-                    c = kidx[i]
-                    h[i] += vh[k, V_DW + j, c] * ar[k, st, c]
+                for c in range(nH):
+                    d[c] += vh[k, V_DW + j, c] * ar[k, st, c]
+            for i in range(na):
+                h[i] = d[kidx[i]]
             _norm_act_gather(h, kidx, na, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
             _axpy_gather(chan, k, P_W2, kidx, na, nB, h, y)
         for i in range(nB):
