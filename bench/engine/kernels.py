@@ -27,6 +27,10 @@ activations, zeros for skipped channels), kr (nb, RK, H) int32 active-index ring
 kc (nb, RK), sr (RS, 2, F) delayed input spectra, wk (N_WK, W) scratch rows, cnt (2,) int64 =
 [frames fed, end frame T (-1 while open)].
 
+Skipping: the 1x1 convs touch the active channels' records only (gathered rows / columns); norm1's
+affine + PReLU and the depthwise conv run vectorised over all H channels, multiplied by the 0/1 keep
+vector (cheaper than one channel at a time; a skipped channel stays exactly 0, as in the model).
+
 Pipeline: block ``k`` receives ``x_k(t_in)``, decides its gate for ``t_g = t_in - GR`` from the moving
 average over its last ``pool_frames`` inputs (the causal and the centred window both end at ``t_in``),
 computes the first 1x1 conv, norm and PReLU of the active channels of ``t_g`` into the depthwise ring, and
