@@ -97,7 +97,7 @@ def test_generic_layout_and_default_out(trained, tmp_path, monkeypatch):
             (root / sub).mkdir(parents=True, exist_ok=True)
             sf.write(root / sub / f"utt_{i}.wav", x.astype(np.float32), 16000, subtype="PCM_16")
     monkeypatch.chdir(tmp_path)
-    files = run(_args(["--paired-dir", str(root), "--models-dir", p["paths"]["models_dir"], "--levels", "static",
+    files = run(_args(["--paired-dir", str(root), "--models-dir", p["paths"]["models_dir"], "--level", "static",
                        "--metrics", "si_sdr", "--bootstrap-n", "20", "--workers", "1", "--quiet"]), p,
                 log=lambda *a: None)
     digest = _set_hash(root, "noisy", "clean")
@@ -131,7 +131,7 @@ def test_one_line_errors(trained, tmp_path, capsys):
     (bad / "noisy" / "b.wav").unlink()
     (bad / "noisy" / "a.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     assert str(bad / "noisy" / "a.wav") in _err(["--paired-dir", str(bad), "--models-dir", models], capsys)
-    e = _err(["--paired-dir", str(vbd), "--models-dir", models, "--levels", "keep99"], capsys)
+    e = _err(["--paired-dir", str(vbd), "--models-dir", models, "--level", "keep99"], capsys)
     assert "keep99" in e and "no trained model" in e
     e = _err(["--paired-dir", str(vbd), "--models-dir", models, "--out", str(REPO / "reports" / "x")], capsys)
     assert "DVC-tracked" in e
