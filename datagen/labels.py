@@ -27,6 +27,8 @@ from datagen.placement import place_frames
 from datagen.vad import frame_energy_db, resolved_params as vad_resolved_params, vad_from_params, vad_rule
 
 NOISE_ABS_FLOOR_DBFS = -70.0
+#: source utterances are labelled in chunks of this much audio (2 h: ~0.5 GB of float32 at 16 kHz)
+SOURCE_CHUNK_S = 7200.0
 
 
 def fast_frame_energy_db(x: np.ndarray, grid: FrameGrid) -> np.ndarray:
@@ -73,18 +75,29 @@ def source_labels(manifest: pd.DataFrame, speech_ids: list[str], params: dict, f
     cache = F0Cache(device="cuda" if torch.cuda.is_available() else "cpu")
     paths = dict(zip(manifest["source_id"], manifest["path"]))
     sids = sorted(set(speech_ids))
-    audio = [load_audio(paths[sid], target_sr=grid.sample_rate_hz)[0]
-             for sid in tqdm(sids, desc="source labels: read", unit="utt", disable=not progress)]
-    # cache hits first, then every missing track at once: in f0_workers processes (GPU: batched on the device)
-    tracks = cache.get_or_compute_many(audio, settings, workers=f0_workers, progress=progress,
-                                       desc="source labels: CREPE F0")
     out = {}
-    for sid, x, (f0, per) in zip(tqdm(sids, desc="source labels: VAD", unit="utt", disable=not progress), audio, tracks):
-        vad = vad_from_params(x, grid, params["labels"]["vad"])
-        if not (len(f0) == len(per) == len(vad) == grid.n_frames(len(x))):
-            raise RuntimeError(f"source {sid}: label lengths {len(f0)}, {len(per)}, {len(vad)} != "
-                               f"{grid.n_frames(len(x))} frames")
-        out[sid] = dict(vad=vad, f0_hz=np.asarray(f0, np.float32), periodicity=np.asarray(per, np.float32))
+    bar = tqdm(total=len(sids), desc="source labels (VAD, CREPE F0)", unit="utt", disable=not progress)
+    i = 0
+    while i < len(sids):
+        # a chunk of at most SOURCE_CHUNK_S audio-seconds in memory (a large corpus does not fit at once);
+        # its cache hits are read, its missing tracks computed together in f0_workers processes (GPU: on device)
+        chunk, audio, dur = [], [], 0.0
+        while i < len(sids) and (not chunk or dur < SOURCE_CHUNK_S):
+            x, _ = load_audio(paths[sids[i]], target_sr=grid.sample_rate_hz)
+            chunk.append(sids[i])
+            audio.append(x)
+            dur += len(x) / grid.sample_rate_hz
+            i += 1
+        tracks = cache.get_or_compute_many(audio, settings, workers=f0_workers, progress=progress,
+                                           desc="source labels: CREPE F0")
+        for sid, x, (f0, per) in zip(chunk, audio, tracks):
+            vad = vad_from_params(x, grid, params["labels"]["vad"])
+            if not (len(f0) == len(per) == len(vad) == grid.n_frames(len(x))):
+                raise RuntimeError(f"source {sid}: label lengths {len(f0)}, {len(per)}, {len(vad)} != "
+                                   f"{grid.n_frames(len(x))} frames")
+            out[sid] = dict(vad=vad, f0_hz=np.asarray(f0, np.float32), periodicity=np.asarray(per, np.float32))
+            bar.update()
+    bar.close()
     print(f"labels: F0 cache hits {cache.hits}, computed {cache.misses} (torchcrepe {settings.model})")
     return out
 

@@ -97,6 +97,7 @@ def test_labels_bytes_equal_the_previous_implementation(tiny_params, tmp_path, m
     assert plan["reverb"].any() and not plan["reverb"].all()          # speech stems of both kinds
     render(p, workers=1)
     ds = Path(p["paths"]["dataset_dir"])
+    monkeypatch.setattr(L, "SOURCE_CHUNK_S", 2.0)                        # several source chunks
     new_split = L.build_metadata(p, f0_workers=1, progress=False)
     new = _digest(ds)
     monkeypatch.setattr(L, "source_labels", ref_source_labels)
