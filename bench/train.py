@@ -337,7 +337,8 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * steps_per_epoch, 1),
                                                        eta_min=float(tp["lr_min"]))
     budget_weight = float(params["model"]["gate"].get("budget_weight", 1.0)) if cfg.gated else 0.0
-    budget_mode = str(params["model"]["gate"].get("budget", "per_block"))
+    budget_mode = str((tp.get("budget_overrides") or {}).get(parse_level(params, level)[0])
+                      or params["model"]["gate"].get("budget", "per_block"))
     if budget_mode not in ("per_block", "global"):
         raise ValueError(f"params: model.gate.budget = {budget_mode!r}, expected per_block or global")
     clip = tp.get("grad_clip_norm")

@@ -64,7 +64,7 @@ EDGE_MARGIN_S = 0.02                  # keep this much around the first/last non
 # ----------------------------------------------------------------------------------------------------
 # Noise taxonomy. Classes with < 3 distinct source groups are dropped (crowd_applause: only 2 in OpenSFX).
 NOISE_CLASSES = ["vehicles_traffic", "machinery_tools", "animals_birds", "water_nature", "domestic_impacts",
-                 "alarms_signals", "music"]
+                 "alarms_signals", "music", "keyboard_typing"]
 MIN_NOISE_S = 0.4
 MAX_NOISE_S = 12.0
 MOH_EXCERPT = (30.0, 20.0)            # (start_s, duration_s) of the music excerpt taken from each track
@@ -422,9 +422,41 @@ def select_noise(keyboard: bool = True) -> list[Clip]:
 
 # ---------------------------------------------------------------------------------------------------- LibriSpeech
 LIBRISPEECH_AUTHOR = "LibriVox reader {name}; LibriSpeech ASR corpus (c) 2014 Vassil Panayotov"
+DC_LIMIT = 1e-3             # |mean| above this (-60 dBFS) is a recording's DC offset: subtracted
 
 
-def select_librispeech(root: Path, max_per_speaker: int = 1) -> list[Clip]:
+MAX_PAUSE_S = 2.0           # LibriSpeech utterances are cut at longer internal pauses (see split_at_pauses)
+PAUSE_MARGIN_S = 0.2
+
+
+def split_at_pauses(x: np.ndarray, vad_params: dict | None, max_pause_s: float = MAX_PAUSE_S,
+                    margin_s: float = PAUSE_MARGIN_S) -> list[tuple[int, int]]:
+    """``[(start, end)]`` sample ranges of ``x`` (16 kHz) cut at pauses longer than ``max_pause_s`` (reference
+    VAD of ``labels.vad``), keeping ``margin_s`` of each pause. A few readers pause for 3-5 s mid-utterance;
+    a 4 s mixture excerpt inside such a pause has no active speech, so its SNR is undefined and the render
+    stage refuses it. After the cut, every excerpt of >= max_pause_s holds speech."""
+    if vad_params is None or len(x) == 0:
+        return [(0, len(x))]
+    from datagen.frames import FrameGrid
+    from datagen.vad import vad_from_params
+
+    grid = FrameGrid(sample_rate_hz=SR, hop_length=256, n_fft=512)
+    v = np.asarray(vad_from_params(x, grid, vad_params), bool)
+    hop, n_max, m = 256, int(max_pause_s * SR / 256), int(margin_s * SR)
+    act = np.flatnonzero(v)
+    if len(act) == 0:
+        return [(0, len(x))]
+    cuts, start = [], 0
+    gaps = np.flatnonzero(np.diff(act) > n_max)
+    for gi in gaps:
+        a, b = int(act[gi] + 1) * hop, int(act[gi + 1]) * hop     # pause [a, b) in samples
+        cuts.append((start, min(len(x), a + m)))
+        start = max(0, b - m)
+    cuts.append((start, len(x)))
+    return cuts
+
+
+def select_librispeech(root: Path, max_per_speaker: int = 1, vad_params: dict | None = None) -> list[Clip]:
     """LibriSpeech utterances below ``root`` (flat ``<spk>-<chap>-<utt>.flac`` files or the standard
     ``<subset>/<spk>/<chap>/`` tree) with ``SPEAKERS.TXT`` at ``root``: the first ``max_per_speaker`` files
     per reader in sorted order, digital silence trimmed, as speaker ``ls<spk>`` with its gender."""
@@ -454,12 +486,23 @@ def select_librispeech(root: Path, max_per_speaker: int = 1) -> list[Clip]:
         taken[spk] = taken.get(spk, 0) + 1
         x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
         y = trim_silence(to_16k_mono(x, sr))
-        clips.append(Clip(
-            source_id=f"emb-sp-ls{spk}-{f.stem}", kind="speech", relpath=f"speech/ls{spk}__{f.stem}.flac",
-            audio=y, orig_sample_rate_hz=sr, orig_channels=ch, speaker=f"ls{spk}", noise_class="",
-            split_group=f"ls{spk}", licence="CC-BY-4.0",
-            author=LIBRISPEECH_AUTHOR.format(name=names.get(spk, spk)),
-            origin=f"LibriSpeech train-clean-100:{m.group(1)}/{m.group(2)}/{f.name}", gender=genders[spk]))
+        dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
+        note = ""
+        if abs(dc) > DC_LIMIT:   # some LibriVox recordings carry a DC offset (up to 0.26 FS = 97 % of power)
+            y = (y.astype(np.float64) - dc).astype(np.float32)
+            note = f" [DC offset {dc:+.4f} FS removed]"
+        segs = split_at_pauses(y, vad_params)
+        for i, (a, b) in enumerate(segs):
+            tag = f"_{i}" if len(segs) > 1 else ""
+            seg_note = f" [segment {i + 1}/{len(segs)}: samples {a}-{b}, cut at pauses > {MAX_PAUSE_S:g} s]" \
+                if len(segs) > 1 else ""
+            clips.append(Clip(
+                source_id=f"emb-sp-ls{spk}-{f.stem}{tag}", kind="speech",
+                relpath=f"speech/ls{spk}__{f.stem}{tag}.flac", audio=trim_silence(y[a:b]), orig_sample_rate_hz=sr,
+                orig_channels=ch, speaker=f"ls{spk}", noise_class="", split_group=f"ls{spk}", licence="CC-BY-4.0",
+                author=LIBRISPEECH_AUTHOR.format(name=names.get(spk, spk)),
+                origin=f"LibriSpeech train-clean-100:{m.group(1)}/{m.group(2)}/{f.name}{note}{seg_note}",
+                gender=genders[spk]))
     return clips
 
 
@@ -650,7 +693,7 @@ def cli(argv: list[str]) -> int:
     if not a.f0_only:
         clips = select_speech(a.speech_per_speaker_s)
         if a.librispeech_dir:
-            clips += select_librispeech(Path(a.librispeech_dir), a.librispeech_per_speaker)
+            clips += select_librispeech(Path(a.librispeech_dir), a.librispeech_per_speaker, p["labels"]["vad"])
         clips += select_noise(keyboard=not a.no_keyboard)
         rows = write_corpus(clips, out_dir)
         print(summary(rows, out_dir))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -44,12 +45,42 @@ def test_files_match_index(rows):
 def test_speech_budget(rows):
     per_spk = defaultdict(float)
     for r in rows:
-        if r["kind"] == "speech":
+        if r["kind"] == "speech" and not r["speaker"].startswith("ls"):
             per_spk[r["speaker"]] += float(r["duration_s"])
             assert 1.5 <= float(r["duration_s"]) <= bc.MAX_PROMPT_S
     assert set(per_spk) == {"allison", "june", "carlo", "ivrvoice_ru"}
     assert sum(per_spk.values()) >= 6 * 60
     assert max(per_spk.values()) / min(per_spk.values()) < 1.3, f"unbalanced speakers {dict(per_spk)}"
+
+
+def test_many_voices(rows):
+    """251 LibriSpeech readers, gender-balanced, every speech row with a gender; no long pauses left."""
+    ls = [r for r in rows if r["kind"] == "speech" and r["speaker"].startswith("ls")]
+    genders = {r["speaker"]: r["gender"] for r in ls}
+    assert len(genders) == 251
+    assert sorted(genders.values()).count("F") == 125 and sorted(genders.values()).count("M") == 126
+    assert all(r["gender"] in ("F", "M") for r in rows if r["kind"] == "speech")
+    assert all(r["licence"] == "CC-BY-4.0" and "LibriSpeech" in r["origin"] for r in ls)
+    assert sum(float(r["duration_s"]) for r in ls) > 45 * 60
+
+
+def test_split_at_pauses():
+    """A 3 s pause (room-tone floor) inside an utterance is cut; short pauses are kept."""
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(sr) / sr
+    burst = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    floor = lambda n: (1e-3 * rng.standard_normal(n)).astype(np.float32)  # noqa: E731
+    x = np.concatenate([floor(3200), burst, floor(8000), burst, floor(3 * sr), burst, floor(3200)])
+    vad = {"method": "floor_relative"}
+    segs = bc.split_at_pauses(x, vad)
+    assert len(segs) == 2
+    (a0, b0), (a1, b1) = segs
+    assert a0 == 0 and b1 == len(x)
+    pause_start, pause_end = 3200 + 2 * sr + 8000, 3200 + 2 * sr + 8000 + 3 * sr
+    assert pause_start <= b0 <= pause_start + int(0.5 * sr) and pause_end - int(0.5 * sr) <= a1 <= pause_end
+    assert bc.split_at_pauses(x[: pause_start], vad) == [(0, pause_start)]
+    assert bc.split_at_pauses(x, None) == [(0, len(x))]
 
 
 def test_noise_classes(rows):
@@ -69,10 +100,10 @@ def test_size_and_docs():
     for r in bc.read_embedded_csv(ROOT):
         assert f"| {r['path']} |" in att, f"{r['path']} missing from ATTRIBUTION.md"
     lic = (ROOT / "LICENSE").read_text()
-    for name in ("CC-BY-SA-3.0", "CC-BY-3.0", "CC0-1.0", "GPL-2.0-or-later"):
+    for name in ("CC-BY-SA-3.0", "CC-BY-3.0", "CC-BY-4.0", "CC0-1.0", "GPL-2.0-or-later"):
         assert name in lic
-    assert {r["licence"] for r in bc.read_embedded_csv(ROOT)} <= {"CC-BY-SA-3.0", "CC-BY-3.0", "CC0-1.0",
-                                                                   "GPL-2.0-or-later"}
+    assert {r["licence"] for r in bc.read_embedded_csv(ROOT)} <= {"CC-BY-SA-3.0", "CC-BY-3.0", "CC-BY-4.0",
+                                                                   "CC0-1.0", "GPL-2.0-or-later"}
 
 
 def test_audio_is_real_and_trimmed(rows):
@@ -162,6 +193,12 @@ def test_noise_rebuild_is_byte_identical(tmp_path, rows):
 @needs_pkgs
 @pytest.mark.slow
 def test_full_rebuild_is_byte_identical(tmp_path, rows):
-    built = bc.write_corpus(bc.select_speech(100.0) + bc.select_noise(), tmp_path)
+    ls_dir = os.environ.get("SEBENCH_LIBRISPEECH_DIR")   # one utterance per reader + SPEAKERS.TXT
+    if not ls_dir:
+        pytest.skip("set SEBENCH_LIBRISPEECH_DIR to the LibriSpeech folder the corpus was built from")
+    from datagen.config import load_params
+    vad = load_params()["labels"]["vad"]
+    built = bc.write_corpus(bc.select_speech(100.0) + bc.select_librispeech(Path(ls_dir), 1, vad)
+                            + bc.select_noise(), tmp_path)
     assert [(r["source_id"], r["sha256"]) for r in built] == [(r["source_id"], r["sha256"]) for r in rows]
     assert (tmp_path / "embedded.csv").read_bytes() == (ROOT / "embedded.csv").read_bytes()
