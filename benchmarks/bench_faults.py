@@ -219,7 +219,8 @@ def main() -> None:
             trials.append(r)
             tqdm.write(f"trial {i}: {stage:<13} kill at {kill_at:5.1f} s "
                        f"({'killed' if r['killed'] else 'finished first'}, rc {r['rc']}, "
-                       f"orphans {r['orphans_after_kill']}, {r['files_present_at_kill']} output files) -> resumed in {resume['wall_s']:.1f} s: "
+                       f"orphans {r['orphans_after_kill']}, {r['files_present_at_kill']} output files) "
+                       f"-> resumed in {resume['wall_s']:.1f} s: "
                        f"{'byte-identical' if not diff else 'DIFFERS: ' + ', '.join(diff[:4])}")
     finally:
         if not a.keep:

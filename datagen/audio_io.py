@@ -2,8 +2,9 @@
 
 Bad input never surfaces as a raw numpy/soundfile traceback: it raises :class:`AudioInputError` naming
 the file and the problem (missing, unreadable/corrupt, truncated (fewer frames than the header
-declares), unsupported format, empty, NaN/Inf, silent, too short). Accepted quirks are fixed and recorded in :class:`AudioInfo`: another sample rate is
-resampled with soxr (HQ), several channels are down-mixed (mean).
+declares), unsupported format, empty, NaN/Inf, silent, too short). Accepted quirks are fixed and
+recorded in :class:`AudioInfo`: another sample rate is resampled with soxr (HQ), several channels are
+down-mixed (mean).
 
 Readers: soundfile (libsndfile) for WAV/FLAC/OGG, resampling: soxr. Versions are recorded in
 :data:`IMPLEMENTATION`.

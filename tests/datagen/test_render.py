@@ -97,7 +97,8 @@ def test_resume_after_kill_gives_identical_bytes(tiny_params, tmp_path):
 
 
 def _shard_cmd(pfile: Path, k: int, n: int) -> list[str]:
-    return [sys.executable, "-m", "bench.cli", "render", "--params", str(pfile), "--workers", "1", "--shard", f"{k}/{n}"]
+    return [sys.executable, "-m", "bench.cli", "render", "--params", str(pfile), "--workers", "1",
+            "--shard", f"{k}/{n}"]
 
 
 def _n_meta(d: Path, ids: set[str]) -> int:
