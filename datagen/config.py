@@ -512,8 +512,8 @@ class Params(Section):
             if j not in self.gated_levels:
                 raise _fail(f"{j!r} is not a gated level (gated_levels: {self.gated_levels})"
                             f"{_did_you_mean(j, self.gated_levels, quote=True)}", f"train.joint.levels[{i}]")
-        for lvl in self.train.budget_overrides:
-            if lvl not in self.gated_levels:
+        for lvl in self.train.budget_overrides:   # a level absent from `levels` (a profile dropped it) is unused
+            if lvl in lv and lvl not in self.gated_levels:
                 raise _fail(f"{lvl!r} is not a gated level (gated_levels: {self.gated_levels})"
                             f"{_did_you_mean(lvl, self.gated_levels, quote=True)}", f"train.budget_overrides.{lvl}")
         src = self.train.init_gated_from
