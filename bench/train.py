@@ -107,9 +107,10 @@ def check_gated_levels(params: dict) -> None:
     seeds = [int(k) for k in (tp.get("replicate_seeds") or [])]
     bases = (["static"] if seeds else []) + [str(b) for b in (tp.get("replicate_levels") or [])]
     expected = sorted(f"{b}_seed{k}" for b in bases for k in seeds)
-    if sorted(reps) != expected:
-        raise ValueError(f"params: levels must list exactly the seed replicates {expected} "
-                         f"(train.replicate_seeds x [static] + train.replicate_levels); found {sorted(reps)}")
+    extra = sorted(reps - set(expected))   # the params file itself must list all of them (datagen.config)
+    if extra:
+        raise ValueError(f"params: levels {extra} are seed replicates outside train.replicate_seeds x "
+                         f"([static] + train.replicate_levels): expected only {expected}")
     joint = ((params.get("train") or {}).get("joint") or {}).get("levels") or []
     bad = [lv for lv in joint if lv not in want]
     if bad:

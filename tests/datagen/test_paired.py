@@ -196,6 +196,7 @@ def test_vbd_tiny_train_enhance_score(vbd_dataset, tmp_path):
     p["levels"] = {"static": 1.0, "keep50": 0.5}
     p["gated_levels"] = ["keep50"]
     p["train"]["joint"]["levels"] = []
+    p["train"]["replicate_seeds"], p["train"]["replicate_levels"] = [], []   # no training-seed replicates
     p["enhance"] = {"splits": ["test"]}
     for level in p["levels"]:
         train_level(p, level, progress=False)
