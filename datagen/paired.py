@@ -20,8 +20,6 @@ recording, so this is the noise-source identity the probes' split-disjointness c
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +27,13 @@ import pandas as pd
 
 from datagen.mix import INT16_MAX, PEAK_LIMIT, active_sample_mask, power_ratio_db
 from datagen.seeding import item_seed
+from datagen.errors import SebenchError
 
 #: Defaults of the ``paired`` params block (params.yaml / profiles/vbd.yaml).
 DEFAULTS = dict(max_length_diff_s=0.01, min_corr=0.1, search_lag_s=0.02, max_lag_samples=1, max_residual_db=0.0)
 
 
-class PairError(ValueError):
+class PairError(SebenchError, ValueError):
     """A noisy/clean pair that is not aligned (message names both files)."""
 
 
@@ -139,7 +138,7 @@ def render_paired(row: dict, out_dir: Path, clean: np.ndarray, clean_vad: np.nda
     """
     from datagen.audio_io import load_audio
     from datagen.frames import FrameGrid
-    from datagen.render import write_wav_atomic
+    from datagen.render import write_json_atomic, write_wav_atomic
 
     grid = FrameGrid.from_params(params["frames"])
     sr, mid, n = grid.sample_rate_hz, row["mixture_id"], int(row["n_samples"])
@@ -170,7 +169,5 @@ def render_paired(row: dict, out_dir: Path, clean: np.ndarray, clean_vad: np.nda
         **meas)
     meta_dir = out_dir / "render_meta"
     meta_dir.mkdir(parents=True, exist_ok=True)
-    tmp = meta_dir / f"{mid}.json.tmp"
-    tmp.write_text(json.dumps(realised, indent=1, sort_keys=True))
-    os.replace(tmp, meta_dir / f"{mid}.json")
+    write_json_atomic(meta_dir / f"{mid}.json", realised)   # owner-tagged temp (concurrent shards)
     return realised

@@ -306,10 +306,10 @@ def make_probes_vs_level(lb: pd.DataFrame, joint_levels=()):
             s = _numeric(d, ["realized_keep", t]).sort_values("realized_keep")
             js = s["model"].isin(list(joint_levels))
             ax.plot(s.loc[~js, "realized_keep"], s.loc[~js, t], "o-", color="tab:blue",
-                    label="mask probe, plain levels")
+                    label="linear probe at C*, plain levels")
             if js.any():
                 ax.plot(s.loc[js, "realized_keep"], s.loc[js, t], "s", color="tab:orange",
-                        label="mask probe, trained with probe heads")
+                        label="linear probe at C*, trained with probe heads")
             if t in PAPER_PROBES and paper_allowed(lb):
                 ax.axhline(PAPER_PROBES[t], ls="--", color="tab:red", label="P2's figure (arXiv 2602.10666)")
             ax.set_title(PROBE_TITLES.get(t, t))
