@@ -158,7 +158,7 @@ class Procedural(Section):
     clips_per_class: SplitCounts
     clip_duration_s: PosFloat
     babble_pool_max: NonNegInt
-    generators: Optional[list[Name]] = None       # None: every generator of datagen/procedural.py
+    generators: Optional[list[Name]]              # None: every generator of datagen/procedural.py
 
 
 class Corpus(Section):
@@ -168,7 +168,7 @@ class Corpus(Section):
     speech_split: SpeechSplit
     noise_split_fractions: SplitFractions
     procedural: Procedural
-    noise_min_groups: Optional[dict[Literal["train", "valid", "test"], NonNegInt]] = None
+    noise_min_groups: Optional[dict[Literal["train", "valid", "test"], NonNegInt]]   # min source groups per class
 
 
 class NMixtures(Section):
@@ -348,7 +348,7 @@ class Train(Section):
     select: Literal["best_valid", "last"]         # model.pt = epoch with the lowest valid loss | the last epoch
     replicate_seeds: list[typing.Annotated[int, Field(ge=1)]]   # extra seeds k: levels <level>_seed<k>
     replicate_levels: list[Name]                  # gated levels replicated (static is, whenever seeds are given)
-    budget_overrides: dict[Name, Literal["per_block", "global"]] = Field(default_factory=dict)  # level -> gate.budget
+    budget_overrides: dict[Name, Literal["per_block", "global"]]   # gated level -> model.gate.budget
     init_gated_from: Optional[Name]
     joint: Joint
     batch_size: PosInt
@@ -358,7 +358,7 @@ class Train(Section):
     loss_mag_weight: Fraction
     device: Name                                  # auto | cpu | cuda[:k]
     num_threads: PosInt
-    grad_clip_norm: Optional[PosFloat] = None     # None: no gradient clipping
+    grad_clip_norm: Optional[PosFloat]            # None: no gradient clipping
 
     @model_validator(mode="after")
     def _lr(self):
