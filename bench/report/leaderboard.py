@@ -198,7 +198,9 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
             inp.missing.append(f"{p} missing (run `sebench enhance --level {lv}`)")
         p = Path(paths.get("models_dir", "data/models")) / lv / "train_summary.json"
         if p.is_file():
-            inp.train[lv] = _read_json(p)
+            inp.train[lv] = dict(_read_json(p))
+            if "restored" not in inp.train[lv] and "trained_on" in inp.train[lv]:
+                inp.train[lv]["restored"] = _restored(p.parent.parent, lv, p.parent / "config.json")
     p = rep / "scores_summary.csv"
     if p.is_file():
         inp.scores = _read_csv(p, SCORES_REQUIRED)
@@ -387,6 +389,20 @@ def validity_banner(df: pd.DataFrame) -> str | None:
     status = str(df["validity"].iloc[0]) if "validity" in df.columns and len(df) else "unknown"
     why = "validity gate failed" if status == "fail" else "validity gate not checked"
     return f"{FAIL_BANNER} ({why}: {detail})" if detail and detail != NA else f"{FAIL_BANNER} ({why})"
+
+
+def _restored(models_dir: Path, level: str, config_path: Path) -> bool | str:
+    """False when this workspace trained ``level`` (bench.train's untracked marker
+    ``<models_dir>/../provenance/train_<level>.json`` holds the model's fingerprint), else where it came
+    from: a DVC run-cache restore (the model was trained elsewhere, see ``trained_on``)."""
+    marker = models_dir.parent / "provenance" / f"train_{level}.json"
+    try:
+        fp = json.loads(config_path.read_text()).get("fingerprint")
+        if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fp:
+            return False
+    except (OSError, ValueError):
+        pass
+    return "from the DVC cache / remote (dvc repro --pull), not trained in this workspace"
 
 
 def _train_provenance(members: list[tuple[int, str]], train: dict[str, dict]) -> tuple[dict, list[str]]:
