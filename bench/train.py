@@ -6,7 +6,8 @@ loss + ``model.gate.budget_weight`` x budget loss. Adam (``train.lr``) with a pe
 (:mod:`bench.data`); validation on full valid utterances after every epoch.
 
 Reproducible and resumable: seeds derive from ``params.seed`` and the level name; after every epoch
-rank 0 atomically writes ``{models_dir}/{L}/checkpoint.pt`` (model, optimizer, scheduler, epoch, RNG
+rank 0 atomically writes ``{models_dir}/../checkpoints/{L}/checkpoint.pt`` (outside the DVC output, so
+DVC's run-cache can restore the model while an interrupted run still resumes) (model, optimizer, scheduler, epoch, RNG
 states, history); a rerun resumes from it and ends with the same weights as an uninterrupted run
 (bit-exact on CPU). A checkpoint written under different params is ignored (a fresh run starts).
 Data parallel under ``torchrun`` (:mod:`bench.distributed`); ``train.batch_size`` is per process.
@@ -126,6 +127,13 @@ def init_model_path(params: dict, level: str) -> Path | None:
         raise ValueError(f"params: train.init_gated_from = {src!r} must name the static level (keep 1.0)")
     k = parse_level(params, level)[1]
     return Path(params["paths"]["models_dir"]) / (f"{src}_seed{k}" if k else src) / "model.pt"
+
+
+def checkpoint_path(params: dict, level: str) -> Path:
+    """``{models_dir}/../checkpoints/<level>/checkpoint.pt``: resume state, kept outside the stage's DVC
+    output ``{models_dir}/<level>`` (DVC deletes a non-persistent output before running the stage, and only
+    stages without persistent outputs enter its run-cache)."""
+    return Path(params["paths"]["models_dir"]).parent / "checkpoints" / level / "checkpoint.pt"
 
 
 def level_epochs(params: dict, level: str) -> int:
@@ -306,7 +314,7 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     set_determinism(seed, device)
 
     out_dir = Path(params["paths"]["models_dir"]) / level
-    ckpt_path = out_dir / "checkpoint.pt"
+    ckpt_path = checkpoint_path(params, level)
     fp = fingerprint(params, level)
     sr = int(params["frames"]["sample_rate_hz"])
     dataset_dir = Path(params["paths"]["dataset_dir"])

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Train every level of params.yaml in N parallel single-thread chains (default 2 = one per core), outside
-# DVC; then `dvc repro` records them: each train stage resumes from its finished checkpoint.pt (persist:
-# true) in seconds and writes the same model.pt (bit-exact resume), so DVC's lock and run-cache get the
-# models without training twice. Measured on the 2-core CPU: 2 processes x 1 thread beat 1 x 2 threads
-# (README, "Training"). Chains keep each gated level after its warm-start source (static / static_seed<k>).
+# DVC; then `dvc repro` records them: each train stage resumes from its finished data/checkpoints/<level>/checkpoint.pt
+# in seconds and writes the same model.pt (bit-exact resume), so DVC's lock and run-cache get the
+# models without training twice. 2 processes x 1 thread each use both cores
+# (README, "Training": ~79 audio-s/s per process). Chains keep each gated level after its warm-start source (static / static_seed<k>).
 # Usage: scripts/train_parallel.sh [N]      (logs in data/train_logs/)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -51,7 +51,11 @@ def test_progress_flag_and_hidden_alias_silence_an_already_imported_tqdm(monkeyp
     import tqdm.std
 
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    monkeypatch.setattr(tqdm.std.tqdm, "__init__", tqdm.std.tqdm.__dict__["__init__"])   # restored after
+    import functools
+
+    init = tqdm.std.tqdm.__dict__["__init__"]      # an earlier test in this process may have rebound it
+    base = init.func if isinstance(init, functools.partialmethod) else init
+    monkeypatch.setattr(tqdm.std.tqdm, "__init__", base)   # unpatched tqdm; restored after
     ap = argparse.ArgumentParser(description="``sebench x``: does :func:`y`")
     add_params_arg(ap)
     assert ap.description == "sebench x: does y"

@@ -50,7 +50,7 @@ def test_torchrun_two_processes(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     out = Path(p["paths"]["models_dir"]) / "keep50"
-    assert (out / "model.pt").is_file() and (out / "checkpoint.pt").is_file()
+    assert (out / "model.pt").is_file() and (out.parent.parent / "checkpoints" / out.name / "checkpoint.pt").is_file()
     s = json.loads((out / "train_summary.json").read_text())
     # both ranks trained: 6 items -> 3 per rank per epoch (batches of 2 + 1), 2 epochs, 1 s crops
     assert s["world_size"] == 2 and s["epochs"] == 2

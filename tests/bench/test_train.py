@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from bench import data as bd
-from bench.train import cli, fingerprint, level_seed, step_losses, train_level
+from bench.train import checkpoint_path, cli, fingerprint, level_seed, step_losses, train_level
 from tests.bench.tiny import tiny_params
 from tests.synth import make_dataset
 
@@ -120,8 +120,8 @@ def test_resume_equals_uninterrupted(dataset, tmp_path):
     r = subprocess.run([sys.executable, "-m", "bench.cli", "train", "--params", str(pb), "--level", "keep50",
                         "--no-progress"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == -signal.SIGKILL, r.stderr[-3000:]
-    ck = Path(b["paths"]["models_dir"]) / "keep50" / "checkpoint.pt"
-    assert ck.is_file() and not (ck.parent / "model.pt").exists()
+    ck = checkpoint_path(b, "keep50")
+    assert ck.is_file() and not (Path(b["paths"]["models_dir"]) / "keep50" / "model.pt").exists()
     assert torch.load(ck, weights_only=False)["epoch"] == 1
     sb = train_level(b, "keep50", progress=False)
     wa = torch.load(Path(a["paths"]["models_dir"]) / "keep50" / "model.pt", weights_only=False)["state_dict"]
@@ -148,7 +148,7 @@ def test_resume_equals_uninterrupted(dataset, tmp_path):
 
     # a checkpoint written under other params is not resumed from
     c = tiny_params(tmp_path / "b", dataset, epochs=3)
-    c["train"]["lr"] = 1e-3
+    c["train"]["lr"] = 2 * float(b["train"]["lr"])
     assert fingerprint(c, "keep50") != fingerprint(b, "keep50")
 
 
