@@ -160,10 +160,11 @@ def build_metadata(params: dict, f0_workers: int | None = None, progress: bool =
     dataset_dir = Path(paths["dataset_dir"])
     plan = pd.read_parquet(Path(paths["plan_dir"]) / "plan.parquet").sort_values("mixture_id").reset_index(drop=True)
     manifest = pd.read_parquet(Path(paths["corpus_dir"]) / "manifest.parquet")
-    from datagen.render import is_done, plan_rows
+    from datagen.render import is_done, plan_rows, source_sha256s
 
     rows = plan_rows(plan)
-    missing = [r["mixture_id"] for r in rows if not is_done(dataset_dir, r, params)]
+    sha = source_sha256s(manifest)
+    missing = [r["mixture_id"] for r in rows if not is_done(dataset_dir, r, params, sha)]
     if missing:
         raise FileNotFoundError(f"{len(missing)} planned mixtures are not rendered from the current plan "
                                 f"(e.g. {missing[:3]}); run `sebench render`")

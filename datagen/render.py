@@ -69,11 +69,12 @@ def _set_parent_death_signal() -> None:
         pass
 
 
-def _init(manifest_paths: dict, params: dict, owner_tag: str | None = None, worker: bool = False) -> None:
+def _init(manifest_paths: dict, params: dict, owner_tag: str | None = None, worker: bool = False,
+          source_sha: dict | None = None) -> None:
     if worker:
         _set_parent_death_signal()
     _STATE.clear()
-    _STATE.update(paths=manifest_paths, params=params, owner_tag=owner_tag)
+    _STATE.update(paths=manifest_paths, params=params, owner_tag=owner_tag, sha=source_sha)
     _load.cache_clear()
 
 
@@ -239,7 +240,7 @@ def render_item(row: dict, out_dir: Path) -> dict:
         from datagen.paired import render_paired
 
         sid = row["speech_ids"][0]
-        return render_paired(row, out_dir, _load(sid), _source_vad(sid), _STATE["paths"][sid], p, row_hash(row, p))
+        return render_paired(row, out_dir, _load(sid), _source_vad(sid), _STATE["paths"][sid], p, row_hash(row, p, _STATE.get("sha")))
     grid = FrameGrid.from_params(p["frames"])
     sr, hop, n, mid = grid.sample_rate_hz, grid.hop_length, int(row["n_samples"]), row["mixture_id"]
     nf = grid.n_frames(n)
@@ -251,7 +252,7 @@ def render_item(row: dict, out_dir: Path) -> dict:
         place_frames(vad, _source_vad(sid), int(s0), int(d0), int(ln), hop)
     noise = loop_segment(_load(row["noise_id"]), int(row["noise_offset_samples"]), n)
 
-    realised = dict(mixture_id=mid, rt60_measured_s=float("nan"), plan_row_hash=row_hash(row, p))
+    realised = dict(mixture_id=mid, rt60_measured_s=float("nan"), plan_row_hash=row_hash(row, p, _STATE.get("sha")))
     target = None
     if row["reverb"]:
         rir = room_rir(row["rt60_target_s"], row["room_dim_m"], row["src_pos_m"], row["mic_pos_m"], sr)
@@ -280,22 +281,31 @@ def render_item(row: dict, out_dir: Path) -> dict:
     return realised
 
 
-def row_hash(row: dict, params: dict) -> str:
-    """Identity of a mixture's inputs: its plan row + the params that shape its audio."""
+def source_sha256s(manifest: pd.DataFrame) -> dict[str, str]:
+    """``{source_id: sha256 of the file}`` from the corpus manifest (the content half of a row's identity)."""
+    return dict(zip(manifest["source_id"].astype(str), manifest["sha256"].astype(str)))
+
+
+def row_hash(row: dict, params: dict, source_sha: dict | None = None) -> str:
+    """Identity of a mixture's inputs: its plan row + the params that shape its audio + the content hashes
+    of its source clips (``source_sha``), so a rebuilt corpus whose clip changed under the same id (e.g.
+    procedural babble after its speech pool changed) re-renders instead of keeping stale audio."""
     import hashlib
 
     key = {k: (list(v) if isinstance(v, (list, tuple, np.ndarray)) else v) for k, v in sorted(row.items())}
     key["_params"] = {k: params[k] for k in ("frames",)} | {"vad": params["labels"]["vad"]}
+    if source_sha is not None:
+        key["_sources"] = [source_sha.get(str(i), "") for i in list(row.get("speech_ids") or []) + [row.get("noise_id")]]
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def is_done(out_dir: Path, row: dict, params: dict) -> bool:
+def is_done(out_dir: Path, row: dict, params: dict, source_sha: dict | None = None) -> bool:
     """Finished iff its meta JSON exists and was rendered from this exact plan row (resume check)."""
     p = out_dir / "render_meta" / f"{row['mixture_id']}.json"
     if not p.is_file():
         return False
     try:
-        return json.loads(p.read_text()).get("plan_row_hash") == row_hash(row, params)
+        return json.loads(p.read_text()).get("plan_row_hash") == row_hash(row, params, source_sha)
     except json.JSONDecodeError:
         return False
 
@@ -334,7 +344,8 @@ def render(params: dict, shard: tuple[int, int] = (0, 1), workers: int = 1, limi
     out_dir = Path(paths["dataset_dir"])
     k, n_shards = shard
     rows = [r for i, r in enumerate(plan_rows(plan)) if i % n_shards == k]
-    todo = [r for r in rows if not is_done(out_dir, r, params)]
+    sha = source_sha256s(manifest)
+    todo = [r for r in rows if not is_done(out_dir, r, params, sha)]
     if limit is not None:
         todo = todo[:limit]
     src_paths = dict(zip(manifest["source_id"], manifest["path"]))
@@ -344,11 +355,11 @@ def render(params: dict, shard: tuple[int, int] = (0, 1), workers: int = 1, limi
         # leftovers of killed runs only (never visible under a final name); live shards' temps are kept
         remove_stale_temps(out_dir)
         if workers <= 1:
-            _init(src_paths, params, owner.tag)
+            _init(src_paths, params, owner.tag, False, sha)
             for j in tqdm(jobs, desc=desc, unit="mix"):
                 _job(j)
         else:
-            with ProcessPoolExecutor(workers, initializer=_init, initargs=(src_paths, params, owner.tag, True)) as ex:
+            with ProcessPoolExecutor(workers, initializer=_init, initargs=(src_paths, params, owner.tag, True, sha)) as ex:
                 for _ in tqdm(ex.map(_job, jobs, chunksize=4), total=len(jobs), desc=desc, unit="mix"):
                     pass
     return dict(shard=f"{k}/{n_shards}", in_shard=len(rows), rendered=len(todo), skipped=len(rows) - len(todo))

@@ -219,3 +219,15 @@ def test_stale_temp_cleanup_spares_live_owners(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_row_hash_follows_source_content():
+    """A source clip rebuilt under the same id (new sha256) changes the row identity -> re-render, not stale audio."""
+    from datagen.render import row_hash
+
+    params = {"frames": {"sample_rate_hz": 16000, "hop_length": 256, "n_fft": 512}, "labels": {"vad": {"method": "energy"}}}
+    row = {"mixture_id": "test-000001", "speech_ids": ["sp/a"], "noise_id": "nz/b", "snr_db": 5.0}
+    h = row_hash(row, params, {"sp/a": "11", "nz/b": "22"})
+    assert h == row_hash(row, params, {"sp/a": "11", "nz/b": "22", "other": "33"})
+    assert h != row_hash(row, params, {"sp/a": "11", "nz/b": "23"})
+    assert h != row_hash(row, params, {"sp/a": "12", "nz/b": "22"})
