@@ -1,4 +1,4 @@
-"""Joint training of a DynCP model with linear probe heads on its binary gates (PAPERS.md: named future work).
+"""Joint training of a DynCP model with linear probe heads on its binary gates (the future work named by Miccini et al. 2026, arXiv 2602.10666).
 
 A plain DynCP model learns its gates for enhancement and budget only; the probes (:mod:`bench.probes`) read
 VAD, noise class, F0 and SNR from those gates afterwards. Here the training loss also carries linear heads

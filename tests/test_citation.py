@@ -53,7 +53,18 @@ def test_readme_bibtex_matches_card_and_cff():
 
 def test_readme_references_only_files_in_the_repository():
     readme = (REPO / "README.md").read_text()
-    assert not re.search(r"DESIGN\.md|DATA\.md|\.\./shared|/work/shared", readme)
+    assert not re.search(r"DESIGN\.md|DATA\.md|PAPERS\.md|\.\./shared|/work/shared", readme)
     for path in re.findall(r"`((?:docs|datagen|bench|benchmarks|scripts|profiles|tests)/[\w./-]+\.(?:md|py|sh|yaml))`",
                            readme):
         assert (REPO / path).exists(), f"README names {path}, which is not in the repository"
+
+
+def test_no_tracked_file_cites_documents_outside_the_repository():
+    """Code, docs and profiles cite papers and measured facts, never the team's private notes."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "*.py", "*.md", "*.yaml", "*.sh", "*.cff", "*.toml"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    pattern = re.compile(r"\b(DESIGN|DATA|PAPERS)\.md\b|\.\./shared/|/work/shared")
+    hits = [f for f in files if f != "tests/test_citation.py" and pattern.search((REPO / f).read_text(errors="ignore"))]
+    assert not hits, f"files citing documents users do not have: {hits}"

@@ -1,4 +1,4 @@
-"""Conv-FSENet with DynCP gates (PAPERS.md P1 reference config), readable top to bottom.
+"""Conv-FSENet with DynCP gates (Miccini et al., ICASSP 2025, arXiv 2412.17121: the static reference config), readable top to bottom.
 
 Signal path (shapes for a batch of N waveforms of n samples, F = n_fft//2+1 = 257, T = 1 + n//hop):
 

@@ -34,7 +34,7 @@ def _compress(spec: Tensor, exponent: float) -> tuple[Tensor, Tensor]:
 
 def compressed_spectral_loss(enhanced_spec: Tensor, clean_spec: Tensor, exponent: float = 0.3,
                              mag_weight: float = 0.7) -> Tensor:
-    """``mag_weight * MSE(|E|^c, |C|^c) + (1 - mag_weight) * MSE_complex(E_c, C_c)`` (PAPERS.md P1).
+    """``mag_weight * MSE(|E|^c, |C|^c) + (1 - mag_weight) * MSE_complex(E_c, C_c)`` (Miccini et al., ICASSP 2025, arXiv 2412.17121).
 
     ``enhanced_spec``, ``clean_spec``: (N, F, T) complex STFTs. Both are first divided *inside this
     function* by the clean active-speech level (:func:`clean_active_level`, per utterance), so the

@@ -15,7 +15,7 @@ PAPER = dict(bottleneck=128, hidden=256)
 
 def test_paper_config_matches_published_counts():
     d = dense_macs_per_frame(FSENetConfig(**PAPER, gated=False))
-    assert d["conv_total"] == 662_528                       # PAPERS.md: ~662 k MACs/frame
+    assert d["conv_total"] == 662_528                       # reference config (Miccini et al. 2025): ~662 k MACs/frame
     assert d["blocks"][0]["conv1"] + d["blocks"][0]["dwconv"] + d["blocks"][0]["conv2"] == 66_304
     assert abs(d["conv_total"] * 62.5 - 41.4e6) / 41.4e6 < 0.01   # ~41.4 M MACs/s
     assert 9 * 66_304 / d["conv_total"] > 0.89                     # blocks carry ~90 %

@@ -104,7 +104,7 @@ def test_noncausal_variant_looks_ahead():
 
 
 def test_paper_config_parameter_count():
-    """PAPERS.md: about 674 k parameters for B=128, H=256 (static)."""
+    """Reference config (Miccini et al. 2025): about 674 k parameters for B=128, H=256 (static)."""
     m = ConvFSENet(FSENetConfig(bottleneck=128, hidden=256, gated=False))
     n = sum(p.numel() for p in m.parameters())
     assert abs(n - 674_000) / 674_000 < 0.01, n
