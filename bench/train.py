@@ -25,7 +25,6 @@ import os
 import platform
 import random
 import re
-import subprocess
 import sys
 import time
 import zlib
@@ -47,7 +46,7 @@ CHECKPOINT_FORMAT = 1
 # small helpers
 # ----------------------------------------------------------------------------------------------------
 
-REPLICATE_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")
+from datagen.config import REPLICATE_RE  # noqa: E402  (<level>_seed<k>)
 
 
 def parse_level(params: dict, level: str) -> tuple[str, int]:
@@ -510,29 +509,6 @@ def _fault_hook(step: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def git_commit() -> str | None:
-    """HEAD commit of the working tree (``+dirty`` when tracked files differ), None outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=30).stdout.strip()
-        return head.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def write_local_provenance(params: dict, level: str, fp: str) -> None:
     """Untracked marker ``{models_dir}/../provenance/train_<level>.json``: this workspace ran the training
     (a model restored from the DVC cache/remote has no marker; the report tells the two apart)."""
@@ -544,6 +520,7 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
                    n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s, joint=None,
                    best_epoch=None, data_seed_=None, budget_mode="per_block", rank_state_sha256=None) -> dict:
     from bench import macs as M
+    from bench.report.provenance import cpu_model, git_info
 
     dense_pf = M.dense_macs_per_frame(cfg)
     fps = params["frames"]["sample_rate_hz"] / params["frames"]["hop_length"]
@@ -566,6 +543,7 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
                  "n_params": n_params, "versions": versions()}, out_dir / "config.json")
     atomic_json(macs, out_dir / "macs.json")
     last = history[-1] if history else {}
+    commit, dirty = git_info()
     summary = {
         "level": level, "target_keep": keep, "epochs": len(history),
         "final_train_loss": last.get("train_loss"), "final_valid_loss": final["loss"],
@@ -585,11 +563,12 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
         "history": history,
         "selected_epoch": best_epoch, "selection": params["train"].get("select", "last"),
         "budget": budget_mode if cfg.gated else None,
-        "trained_on": {"device": str(device), "cpu": cpu_name(),
+        "trained_on": {"device": str(device), "cpu": cpu_model(),
                        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-                       "minutes": round(wall_s / 60, 2), "steps": int(sum(1 for _ in history)) and
-                       int(len(history) * n_batches(n_train, int(params["train"]["batch_size"]), info.world_size)),
-                       "commit": git_commit(), "seed_index": parse_level(params, level)[1],
+                       "minutes": round(wall_s / 60, 2),
+                       "steps": len(history) * n_batches(n_train, int(params["train"]["batch_size"]), info.world_size),
+                       "commit": commit + ("+dirty" if dirty == "true" else ""),
+                       "seed_index": parse_level(params, level)[1],
                        "model_init_seed": seed, "data_seed": data_seed_, "torch": torch.__version__},
         "joint": joint,   # None, or the probe-head settings and the heads' own valid scores (bench.joint)
     }

@@ -52,6 +52,7 @@ from bench.engine.kernels import engine_step  # noqa: E402
 from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
+from bench.report.provenance import cpu_model  # noqa: E402
 
 # ---------------------------------------------------------------- timing inside compiled code
 _clock_gettime = ctypes.CDLL(None).clock_gettime
@@ -159,16 +160,6 @@ class _EagerFrames:
 
 
 # ---------------------------------------------------------------- audio, models
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _audio(params: dict, seconds: float) -> tuple[torch.Tensor, str]:
     """(1, n) float32 at 16 kHz: the first test mixtures of the dataset, else embedded speech + noise at 5 dB."""
     import soundfile as sf
@@ -368,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         benchmark="bench_engine", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         git_commit=commit, command="python benchmarks/bench_engine.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         wall_s=time.perf_counter() - t_start,
-        machine=dict(cpu_model=_cpu_model(), cpu_count=os.cpu_count(), loadavg_start=list(load_start),
+        machine=dict(cpu_model=cpu_model(), cpu_count=os.cpu_count(), loadavg_start=list(load_start),
                      loadavg_end=list(os.getloadavg()), torch=torch.__version__, numba=numba.__version__,
                      numpy=np.__version__, python=platform.python_version(),
                      threads=dict(torch=torch.get_num_threads(), numba=numba.get_num_threads())),

@@ -338,7 +338,7 @@ class Joint(Section):
 
 
 DEVICE_RE = r"^(auto|cpu|cuda(:\d+)?)$"
-REPLICATE_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")   # as bench/train.py
+REPLICATE_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")   # training-seed replicate <level>_seed<k>: the one definition
 
 
 class Train(Section):

@@ -32,7 +32,7 @@ from datagen.frames import FrameGrid
 
 TASKS = ("vad", "noise", "noise_seg", "f0", "snr")
 SPLITS = ("train", "valid", "test")
-SEED_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")   # as bench.report.leaderboard.SEED_RE
+from datagen.config import REPLICATE_RE as SEED_RE  # noqa: E402  (<level>_seed<k>)
 DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
                 c_star_grid=[8, 16, 32, 64, 128, 202, 256, 512, "all"], c_star_tol=0.01, curve_seeds=1,
                 reg_grid_logistic=[0.01, 0.1, 1.0], reg_grid_ridge=[1.0, 100.0, 10000.0], max_iter=200,

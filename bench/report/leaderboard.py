@@ -77,7 +77,7 @@ PROBE_CI_COLUMNS = ("vad_acc", "noise_acc", "f0_r2", "snr_r2")
 PAPER_PROBES = {"vad_acc": 0.93, "noise_acc": 0.84, "f0_r2": 0.86}
 #: P1 (arXiv 2412.17121): DynCP saves 29.6 % of MACs for a 0.75 % relative PESQ drop
 PAPER_SE = {"mac_saving": 0.296, "rel_pesq_drop": 0.0075}
-SEED_RE = re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$")
+from datagen.config import REPLICATE_RE as SEED_RE  # noqa: E402  (<level>_seed<k>)
 TRAIN_COLUMNS = ("train_origin", "train_device", "train_minutes", "train_steps", "train_commit", "train_seed")
 
 

@@ -42,7 +42,7 @@ PROBE_TITLES = {"vad_acc": "VAD accuracy", "noise_acc": "noise-class accuracy (f
 
 
 #: "<level>_seed<k>" (k >= 1) names training-seed replicate k of <level> (bench.report.leaderboard)
-SEED_RE = getattr(_L, "SEED_RE", re.compile(r"^(?P<base>.+)_seed(?P<k>[1-9][0-9]*)$"))
+SEED_RE = _L.SEED_RE
 
 
 def base_level(name: str) -> str:
