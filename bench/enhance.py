@@ -35,19 +35,11 @@ PESQ_IMPL = "pesq 0.0.4 (ITU-T P.862.2 reference C code), mode wb, 16 kHz, MOS-L
 
 
 def load_model(model_path: str | Path, device: torch.device):
-    """(model in eval mode, config, checkpoint dict) from a ``model.pt`` written by ``sebench train``."""
-    from bench.models.fsenet import ConvFSENet, FSENetConfig
+    """(model in eval mode, config, checkpoint dict) from a ``model.pt`` written by ``sebench train``
+    (any registered architecture: :func:`bench.models.registry.load_checkpoint`)."""
+    from bench.models.registry import load_checkpoint
 
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise FileNotFoundError(f"{model_path}: no trained model (run `sebench train` for this level first)")
-    ck = torch.load(model_path, map_location="cpu", weights_only=False)
-    if not isinstance(ck, dict) or "state_dict" not in ck or "config" not in ck:
-        raise ValueError(f"{model_path}: not a sebench model file (expected keys state_dict, config)")
-    cfg = FSENetConfig.from_dict(ck["config"])
-    model = ConvFSENet(cfg)
-    model.load_state_dict(ck["state_dict"])
-    return model.to(device).eval(), cfg, ck
+    return load_checkpoint(model_path, device)
 
 
 def save_activations(path: str | Path, acts: dict[str, np.ndarray], block_channels: list[int],
@@ -104,7 +96,7 @@ def _stats(x: np.ndarray) -> dict:
 @torch.no_grad()
 def enhance_level(params: dict, level: str, device_req: str | None = None, progress: bool = True) -> dict:
     """Run level ``level`` over every split of ``params.enhance.splits``; returns the summary dict."""
-    from bench import macs as M
+    from bench.models.registry import DEFAULT_ARCHITECTURE, model_spec
 
     keep = level_keep(params, level)
     device = resolve_device(device_req or params["train"].get("device", "auto"), DistInfo())
@@ -128,8 +120,9 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
     # quick PESQ-wb check of enhanced vs noisy (the score stage does the full, CI-backed scoring)
     pesq_check = bool(params.get("enhance", {}).get("pesq_check", True))
     block_channels = list(model.block_channels)
+    M = model_spec(ck.get("architecture", DEFAULT_ARCHITECTURE))   # analytic MACs of this architecture
     dense_pf = M.dense_macs_per_frame(cfg)
-    dense_per_s = float(M.dense_macs_per_s(cfg, sample_rate_hz=sr))
+    dense_per_s = float(dense_pf["total"]) * sr / cfg.hop_length
 
     t0 = time.perf_counter()
     per_split, pesq_rows, n_mix, audio_s = {}, [], 0, 0.0

@@ -117,13 +117,25 @@ def check_gated_levels(params: dict) -> None:
         raise ValueError(f"params: train.joint.levels {bad} are not gated levels (keep < 1) in `levels`: {want}")
 
 
-def init_model_path(params: dict, level: str) -> Path | None:
-    """Warm start of a gated level: ``models_dir/<train.init_gated_from>/model.pt`` (None: from scratch)."""
-    src = params["train"].get("init_gated_from")
-    if not src or level_keep(params, level) >= 1.0:
+def init_source(params: dict, level: str) -> str | None:
+    """Static level a gated level warm-starts from: its ``train.init_overrides`` entry if it has one
+    (null = from scratch, as the paper trains), else ``train.init_gated_from``; None for static levels."""
+    if level_keep(params, level) >= 1.0:
         return None
-    if src not in params["levels"] or float(params["levels"][src]) < 1.0:
-        raise ValueError(f"params: train.init_gated_from = {src!r} must name the static level (keep 1.0)")
+    tp = params["train"]
+    overrides = tp.get("init_overrides") or {}
+    base = parse_level(params, level)[0]
+    src = overrides[base] if base in overrides else tp.get("init_gated_from")
+    if src and (src not in params["levels"] or float(params["levels"][src]) < 1.0):
+        raise ValueError(f"params: warm start {src!r} of level {level!r} must name a static level (keep 1.0)")
+    return src or None
+
+
+def init_model_path(params: dict, level: str) -> Path | None:
+    """Warm start of a gated level: ``models_dir/<init_source>[_seed<k>]/model.pt`` (None: from scratch)."""
+    src = init_source(params, level)
+    if src is None:
+        return None
     k = parse_level(params, level)[1]
     return Path(params["paths"]["models_dir"]) / (f"{src}_seed{k}" if k else src) / "model.pt"
 
@@ -136,11 +148,11 @@ def checkpoint_path(params: dict, level: str) -> Path:
 
 
 def level_epochs(params: dict, level: str) -> int:
-    """``train.epochs``; gated levels use ``train.epochs_gated`` when set (e.g. a warm-started fine-tune)."""
+    """``train.epochs``; warm-started gated levels use ``train.epochs_gated`` when set (a fine-tune)."""
     tp = params["train"]
-    if level_keep(params, level) < 1.0 and tp.get("epochs_gated") is not None:
+    if init_source(params, level) is not None and tp.get("epochs_gated") is not None:
         return int(tp["epochs_gated"])
-    return int(tp["epochs"])
+    return int(tp["epochs"])   # static levels and gated levels trained from scratch
 
 
 def fingerprint(params: dict, level: str) -> str:
@@ -220,11 +232,11 @@ def config_to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def config_from_dict(d: dict):
-    """Rebuild an ``FSENetConfig`` (with its nested ``GateConfig``) from :func:`config_to_dict`."""
-    from bench.models.fsenet import FSENetConfig
+def config_from_dict(d: dict, architecture: str = "conv_fsenet"):
+    """Rebuild a model config from :func:`config_to_dict` (``architecture``: a registry name)."""
+    from bench.models.registry import config_from_checkpoint
 
-    return FSENetConfig.from_dict(d)
+    return config_from_checkpoint({"config": d, "architecture": architecture})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -296,11 +308,62 @@ def evaluate(model, audio: SplitAudio, keep: float, train_p: dict, batch_size: i
 # training
 # ----------------------------------------------------------------------------------------------------
 
-def train_level(params: dict, level: str, device_req: str | None = None, stop_after_epochs: int | None = None,
-                progress: bool = True) -> dict | None:
-    """Train (or resume) level ``level``. Returns the summary dict on rank 0 when training completed,
-    None on other ranks or when stopped early by ``stop_after_epochs`` (checkpoint left in place)."""
-    from bench.models.fsenet import ConvFSENet, FSENetConfig
+@dataclasses.dataclass
+class _Run:
+    """Everything one training run holds (built by :func:`_setup`, advanced by :func:`_run_epoch`)."""
+
+    params: dict
+    level: str
+    keep: float
+    info: D.DistInfo
+    device: torch.device
+    seed: int
+    cfg: object
+    model: torch.nn.Module
+    train_audio: SplitAudio
+    valid_audio: SplitAudio
+    out_dir: Path
+    ckpt_path: Path
+    fp: str
+    show: bool
+    epochs: int
+    steps_per_epoch: int
+    opt: torch.optim.Optimizer
+    sched: object
+    trainable: list
+    budget_weight: float
+    budget_mode: str
+    dseed: int
+    jcfg: object = None                  # J.JointConfig of a joint level, else None
+    heads: torch.nn.Module | None = None
+    labels: dict = dataclasses.field(default_factory=dict)
+    # progress (restored by _resume)
+    start_epoch: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    wall_prev: float = 0.0
+    audio_s: float = 0.0
+    train_wall: float = 0.0
+    best: dict = dataclasses.field(default_factory=lambda: {"valid_loss": float("inf"), "epoch": 0,
+                                                            "state": None, "heads": None})
+
+    @property
+    def tp(self) -> dict:
+        return self.params["train"]
+
+
+def _budget_mode(params: dict, level: str) -> str:
+    """``model.gate.budget``, or the level's ``train.budget_overrides`` entry."""
+    mode = str((params["train"].get("budget_overrides") or {}).get(parse_level(params, level)[0])
+               or params["model"]["gate"].get("budget", "per_block"))
+    if mode not in ("per_block", "global"):
+        raise ValueError(f"params: model.gate.budget = {mode!r}, expected per_block or global")
+    return mode
+
+
+def _setup(params: dict, level: str, device_req: str | None, progress: bool) -> _Run:
+    """Seed, load the train/valid audio, build (and warm-start) the model, heads and optimizer.
+    The order of RNG use is part of the recipe: changing it changes every trained model."""
+    from bench.models.registry import build_from_params
 
     tp = params["train"]
     keep = level_keep(params, level)
@@ -311,27 +374,18 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     torch.set_num_threads(int(tp.get("num_threads", 1)))
     seed = level_seed(params, level)
     set_determinism(seed, device)
-
-    out_dir = Path(params["paths"]["models_dir"]) / level
-    ckpt_path = checkpoint_path(params, level)
-    fp = fingerprint(params, level)
     sr = int(params["frames"]["sample_rate_hz"])
     dataset_dir = Path(params["paths"]["dataset_dir"])
     show = progress and info.is_main
-
     train_audio = load_split_audio(dataset_dir, "train", sr, progress=show).to(device)
     valid_audio = load_split_audio(dataset_dir, "valid", sr, progress=show).to(device)
 
-    cfg = FSENetConfig.from_params(params, keep)
-    model = ConvFSENet(cfg)
+    model, cfg = build_from_params(params, keep)
     init_path = init_model_path(params, level)
     if init_path is not None:
         warm_start(model, init_path)
     model = model.to(device)
-    n_params = sum(p.numel() for p in model.parameters())
     epochs, bs = level_epochs(params, level), int(tp["batch_size"])
-    crop = int(round(float(tp["crop_s"]) * sr))
-    hop = int(params["frames"]["hop_length"])
     steps_per_epoch = n_batches(len(train_audio), bs, info.world_size)
     # joint level: linear probe heads on the gates, trained with the model (bench/joint.py)
     jcfg, heads, labels = J.JointConfig.from_params(params, level), None, {}
@@ -345,157 +399,188 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * steps_per_epoch, 1),
                                                        eta_min=float(tp["lr_min"]))
     budget_weight = float(params["model"]["gate"].get("budget_weight", 1.0)) if cfg.gated else 0.0
-    budget_mode = str((tp.get("budget_overrides") or {}).get(parse_level(params, level)[0])
-                      or params["model"]["gate"].get("budget", "per_block"))
-    if budget_mode not in ("per_block", "global"):
-        raise ValueError(f"params: model.gate.budget = {budget_mode!r}, expected per_block or global")
-    clip = tp.get("grad_clip_norm")
-    patience = tp.get("patience")          # epochs without a better valid loss before stopping (None: never)
-    dseed = data_seed(params, level)
+    return _Run(params=params, level=level, keep=keep, info=info, device=device, seed=seed, cfg=cfg,
+                model=model, train_audio=train_audio, valid_audio=valid_audio,
+                out_dir=Path(params["paths"]["models_dir"]) / level, ckpt_path=checkpoint_path(params, level),
+                fp=fingerprint(params, level), show=show, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                opt=opt, sched=sched, trainable=trainable, budget_weight=budget_weight,
+                budget_mode=_budget_mode(params, level), dseed=data_seed(params, level),
+                jcfg=jcfg, heads=heads, labels=labels)
 
-    start_epoch, history, wall_prev, audio_s_prev, train_wall_prev = 0, [], 0.0, 0.0, 0.0
-    best = {"valid_loss": float("inf"), "epoch": 0, "state": None, "heads": None}
-    if ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # RNG states must stay on CPU
-        if ck.get("format") == CHECKPOINT_FORMAT and ck.get("fingerprint") == fp:
-            model.load_state_dict(ck["model"])
-            if heads is not None:
-                heads.load_state_dict(ck["heads"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            set_rng_state(ck["rng"][info.rank] if isinstance(ck["rng"], list) else ck["rng"])
-            start_epoch, history = int(ck["epoch"]), list(ck["history"])
-            wall_prev, audio_s_prev = float(ck["wall_s"]), float(ck["audio_s"])
-            train_wall_prev = float(ck["train_wall_s"])
-            best = ck.get("best", best)
-            if info.is_main:
-                print(f"[train {level}] resuming from {ckpt_path} after epoch {start_epoch}/{epochs}",
-                      file=sys.stderr)
-        elif info.is_main:
-            print(f"[train {level}] {ckpt_path}: written under different params; starting fresh",
+
+def _resume(run: _Run) -> None:
+    """Continue from ``run.ckpt_path`` if it was written under the same fingerprint (bit-exact resume)."""
+    if not run.ckpt_path.is_file():
+        return
+    ck = torch.load(run.ckpt_path, map_location="cpu", weights_only=False)  # RNG states must stay on CPU
+    if ck.get("format") != CHECKPOINT_FORMAT or ck.get("fingerprint") != run.fp:
+        if run.info.is_main:
+            print(f"[train {run.level}] {run.ckpt_path}: written under different params; starting fresh",
                   file=sys.stderr)
+        return
+    run.model.load_state_dict(ck["model"])
+    if run.heads is not None:
+        run.heads.load_state_dict(ck["heads"])
+    run.opt.load_state_dict(ck["optimizer"])
+    run.sched.load_state_dict(ck["scheduler"])
+    set_rng_state(ck["rng"][run.info.rank] if isinstance(ck["rng"], list) else ck["rng"])
+    run.start_epoch, run.history = int(ck["epoch"]), list(ck["history"])
+    run.wall_prev, run.audio_s, run.train_wall = float(ck["wall_s"]), float(ck["audio_s"]), float(ck["train_wall_s"])
+    run.best = ck.get("best", run.best)
+    if run.info.is_main:
+        print(f"[train {run.level}] resuming from {run.ckpt_path} after epoch {run.start_epoch}/{run.epochs}",
+              file=sys.stderr)
 
-    ddp_model = D.wrap_model(model, info, device)
-    live = None
+
+def _train_steps(run: _Run, ddp_model, epoch: int) -> torch.Tensor:
+    """One pass over the crops of epoch ``epoch``; returns the summed [spectral, budget, keep, n steps,
+    head loss] over this rank's steps (float64 (5,))."""
+    tp, sr, hop = run.tp, int(run.params["frames"]["sample_rate_hz"]), int(run.params["frames"]["hop_length"])
+    crop, bs = int(round(float(tp["crop_s"]) * sr)), int(tp["batch_size"])
+    clip = tp.get("grad_clip_norm")
+    info, heads = run.info, run.heads
+    acc = torch.zeros(5, dtype=torch.float64)
+    bar = tqdm(crop_batches(run.train_audio, crop, bs, run.dseed, epoch, info.rank, info.world_size,
+                            align_samples=hop if heads is not None else 1, with_index=True),
+               total=run.steps_per_epoch, desc=f"{run.level} epoch {epoch + 1}/{run.epochs}",
+               disable=not run.show, leave=False)
+    if heads is not None:
+        heads.train()
+    for noisy, clean, items, starts in bar:
+        loss, spec, bud, out = step_losses(ddp_model, noisy, clean, run.keep, tp, run.budget_weight,
+                                           run.budget_mode == "per_block")
+        if heads is not None:
+            y = J.gather_label_crops(run.labels["train"], items, starts // hop, out.gates.shape[-1])
+            per_task = J.head_losses(heads, heads(out.gates), y)
+            head_loss = torch.stack(list(per_task.values())).mean()
+            loss = loss + run.jcfg.weight * head_loss
+            acc[4] += float(head_loss.detach())
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if heads is not None and info.is_distributed:   # heads are not under DDP: average their grads
+            for prm in heads.parameters():
+                if prm.grad is not None:
+                    prm.grad.copy_(D.all_reduce_sum(prm.grad, info) / info.world_size)
+        if clip:
+            torch.nn.utils.clip_grad_norm_(run.trainable, float(clip))
+        run.opt.step()
+        run.sched.step()
+        _fault_hook(int(run.sched.last_epoch))
+        acc[0] += float(spec.detach())
+        acc[3] += 1
+        if bud is not None:
+            acc[1] += float(bud.detach())
+            acc[2] += float(out.gates.detach().float().mean())
+        run.audio_s += noisy.shape[0] * crop / sr * info.world_size
+        bar.set_postfix(loss=f"{float(spec.detach()):.4f}")
+    return acc
+
+
+def _end_epoch(run: _Run, ddp_model, epoch: int, acc: torch.Tensor, live, t_start: float) -> None:
+    """Validate, keep the best state (valid split only, never test), log, write the checkpoint."""
+    info = run.info
+    acc = D.all_reduce_sum(acc.to(run.device) if info.backend == "nccl" else acc, info).cpu()
+    val = evaluate(ddp_model, run.valid_audio, run.keep, run.tp, int(run.tp["batch_size"]), info)
+    rec = {"epoch": epoch + 1, "train_loss": float(acc[0] / acc[3]), "valid_loss": val["loss"],
+           "lr": float(run.sched.get_last_lr()[0])}
+    if run.cfg.gated:
+        rec.update(train_budget_loss=float(acc[1] / acc[3]), train_keep=float(acc[2] / acc[3]),
+                   valid_keep=val["keep_mean"])
+    if run.heads is not None:
+        rec.update(train_head_loss=float(acc[4] / acc[3]))
+    run.history.append(rec)
+    if val["loss"] < run.best["valid_loss"]:
+        run.best = {"valid_loss": val["loss"], "epoch": epoch + 1,
+                    "state": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
+                    "heads": ({k: v.detach().cpu().clone() for k, v in run.heads.state_dict().items()}
+                              if run.heads is not None else None)}
     if info.is_main:
+        for k, v in rec.items():
+            if k != "epoch":
+                live.log_metric(k.replace("_", "/", 1) if k.startswith(("train_", "valid_")) else k, v)
+        live.next_step()
+        atomic_torch_save({
+            "format": CHECKPOINT_FORMAT, "fingerprint": run.fp, "epoch": epoch + 1, "level": run.level,
+            "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
+            "heads": run.heads.state_dict() if run.heads is not None else None,
+            "rng": rng_state(), "history": run.history, "best": run.best,
+            "wall_s": run.wall_prev + time.perf_counter() - t_start, "audio_s": run.audio_s,
+            "train_wall_s": run.train_wall}, run.ckpt_path)
+        tqdm.write(f"[train {run.level}] epoch {epoch + 1}/{run.epochs} "
+                   + " ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch"), file=sys.stderr)
+    D.barrier(info)
+
+
+def _finish(run: _Run, ddp_model, t_start: float) -> dict | None:
+    """Select the model (``train.select``), check the ranks agree, evaluate and write the outputs (rank 0)."""
+    tp, info, model, heads = run.tp, run.info, run.model, run.heads
+    best_valid = tp.get("select", "last") == "best_valid"
+    if best_valid and run.best["state"] is not None:
+        model.load_state_dict(run.best["state"])
+        if heads is not None and run.best["heads"] is not None:
+            heads.load_state_dict(run.best["heads"])
+    if not D.params_in_sync(model, info):
+        raise RuntimeError(f"[train {run.level}] rank {info.rank}: parameters differ across ranks after training")
+    rank_sha = D.gather_objects(D.state_sha256(model), info)   # each rank's own final parameters
+    final = evaluate(ddp_model, run.valid_audio, run.keep, tp, int(tp["batch_size"]), info,
+                     collect_gates=run.cfg.gated and info.is_main)
+    if not info.is_main:
+        return None
+    joint = None
+    if heads is not None:
+        joint = {"tasks": list(run.jcfg.tasks), "weight": run.jcfg.weight, "module": "bench.joint",
+                 "heads_valid": J.evaluate_heads(model, heads, run.valid_audio, run.labels["valid"])}
+        atomic_torch_save({"state_dict": {k: v.detach().cpu() for k, v in heads.state_dict().items()},
+                           "tasks": list(run.jcfg.tasks), "n_inputs": run.cfg.n_blocks * run.cfg.hidden},
+                          run.out_dir / "probe_heads.pt")
+    return _write_outputs(run.params, run.level, run.keep, run.cfg, model, run.out_dir, run.history, final,
+                          run.fp, run.seed, info, run.device, sum(p.numel() for p in model.parameters()),
+                          run.wall_prev + time.perf_counter() - t_start, run.train_wall, run.audio_s,
+                          len(run.train_audio), run.train_audio.duration_s, joint,
+                          best_epoch=run.best["epoch"] if best_valid else len(run.history),
+                          data_seed_=run.dseed, budget_mode=run.budget_mode, rank_state_sha256=rank_sha)
+
+
+def train_level(params: dict, level: str, device_req: str | None = None, stop_after_epochs: int | None = None,
+                progress: bool = True) -> dict | None:
+    """Train (or resume) level ``level``. Returns the summary dict on rank 0 when training completed,
+    None on other ranks or when stopped early by ``stop_after_epochs`` (checkpoint left in place)."""
+    run = _setup(params, level, device_req, progress)
+    _resume(run)
+    ddp_model = D.wrap_model(run.model, run.info, run.device)
+    live = None
+    if run.info.is_main:
         from dvclive import Live
 
-        live = Live(dir=str(out_dir / "dvclive"), dvcyaml=False, save_dvc_exp=False, resume=start_epoch > 0)
-        live.step = start_epoch
-        live.log_params({"level": level, "target_keep": keep, "config": params["model"]["config"],
-                         "epochs": epochs, "batch_size": bs, "world_size": info.world_size})
-
+        live = Live(dir=str(run.out_dir / "dvclive"), dvcyaml=False, save_dvc_exp=False, resume=run.start_epoch > 0)
+        live.step = run.start_epoch
+        live.log_params({"level": level, "target_keep": run.keep, "config": params["model"]["config"],
+                         "epochs": run.epochs, "batch_size": int(run.tp["batch_size"]),
+                         "world_size": run.info.world_size})
+    patience = run.tp.get("patience")      # epochs without a better valid loss before stopping (None: never)
     t_start = time.perf_counter()
-    train_wall, audio_s = train_wall_prev, audio_s_prev
     stopped = False
-    for epoch in range(start_epoch, epochs):
-        if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
+    for epoch in range(run.start_epoch, run.epochs):
+        if stop_after_epochs is not None and epoch - run.start_epoch >= stop_after_epochs:
             stopped = True
             break
-        if patience is not None and best["epoch"] and epoch - best["epoch"] >= int(patience):
-            if info.is_main:
+        if patience is not None and run.best["epoch"] and epoch - run.best["epoch"] >= int(patience):
+            if run.info.is_main:
                 tqdm.write(f"[train {level}] early stop: valid loss not improved for {patience} epochs "
-                           f"(best epoch {best['epoch']})", file=sys.stderr)
+                           f"(best epoch {run.best['epoch']})", file=sys.stderr)
             break
         ddp_model.train()
         t0 = time.perf_counter()
-        acc = torch.zeros(5, dtype=torch.float64)  # sum spectral, sum budget, sum keep, n steps, sum head loss
-        bar = tqdm(crop_batches(train_audio, crop, bs, dseed, epoch, info.rank, info.world_size,
-                                align_samples=hop if heads is not None else 1, with_index=True),
-                   total=steps_per_epoch, desc=f"{level} epoch {epoch + 1}/{epochs}", disable=not show,
-                   leave=False)
-        if heads is not None:
-            heads.train()
-        for noisy, clean, items, starts in bar:
-            loss, spec, bud, out = step_losses(ddp_model, noisy, clean, keep, tp, budget_weight,
-                                               budget_mode == "per_block")
-            if heads is not None:
-                y = J.gather_label_crops(labels["train"], items, starts // hop, out.gates.shape[-1])
-                per_task = J.head_losses(heads, heads(out.gates), y)
-                head_loss = torch.stack(list(per_task.values())).mean()
-                loss = loss + jcfg.weight * head_loss
-                acc[4] += float(head_loss.detach())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if heads is not None and info.is_distributed:   # heads are not under DDP: average their grads
-                for prm in heads.parameters():
-                    if prm.grad is not None:
-                        prm.grad.copy_(D.all_reduce_sum(prm.grad, info) / info.world_size)
-            if clip:
-                torch.nn.utils.clip_grad_norm_(trainable, float(clip))
-            opt.step()
-            sched.step()
-            _fault_hook(int(sched.last_epoch))
-            acc[0] += float(spec.detach())
-            acc[3] += 1
-            if bud is not None:
-                acc[1] += float(bud.detach())
-                acc[2] += float(out.gates.detach().float().mean())
-            audio_s += noisy.shape[0] * crop / sr * info.world_size
-            bar.set_postfix(loss=f"{float(spec.detach()):.4f}")
-        if device.type == "cuda":
+        acc = _train_steps(run, ddp_model, epoch)
+        if run.device.type == "cuda":
             torch.cuda.synchronize()
-        train_wall += time.perf_counter() - t0
-        acc = D.all_reduce_sum(acc.to(device) if info.backend == "nccl" else acc, info).cpu()
-        val = evaluate(ddp_model, valid_audio, keep, tp, bs, info)
-        rec = {"epoch": epoch + 1, "train_loss": float(acc[0] / acc[3]), "valid_loss": val["loss"],
-               "lr": float(sched.get_last_lr()[0])}
-        if cfg.gated:
-            rec.update(train_budget_loss=float(acc[1] / acc[3]), train_keep=float(acc[2] / acc[3]),
-                       valid_keep=val["keep_mean"])
-        if heads is not None:
-            rec.update(train_head_loss=float(acc[4] / acc[3]))
-        history.append(rec)
-        if val["loss"] < best["valid_loss"]:   # model selection on the valid split only (never test)
-            best = {"valid_loss": val["loss"], "epoch": epoch + 1,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    "heads": ({k: v.detach().cpu().clone() for k, v in heads.state_dict().items()}
-                              if heads is not None else None)}
-        if info.is_main:
-            for k, v in rec.items():
-                if k != "epoch":
-                    live.log_metric(k.replace("_", "/", 1) if k.startswith(("train_", "valid_")) else k, v)
-            live.next_step()
-            atomic_torch_save({
-                "format": CHECKPOINT_FORMAT, "fingerprint": fp, "epoch": epoch + 1, "level": level,
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "heads": heads.state_dict() if heads is not None else None,
-                "rng": rng_state(), "history": history, "best": best,
-                "wall_s": wall_prev + time.perf_counter() - t_start, "audio_s": audio_s,
-                "train_wall_s": train_wall}, ckpt_path)
-            tqdm.write(f"[train {level}] epoch {epoch + 1}/{epochs} "
-                       + " ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch"), file=sys.stderr)
-        D.barrier(info)
-
-    summary = None
-    if not stopped:
-        if tp.get("select", "last") == "best_valid" and best["state"] is not None:
-            model.load_state_dict(best["state"])
-            if heads is not None and best["heads"] is not None:
-                heads.load_state_dict(best["heads"])
-        in_sync = D.params_in_sync(model, info)
-        if not in_sync:
-            raise RuntimeError(f"[train {level}] rank {info.rank}: parameters differ across ranks after training")
-        rank_sha = D.gather_objects(D.state_sha256(model), info)   # each rank's own final parameters
-        final = evaluate(ddp_model, valid_audio, keep, tp, bs, info, collect_gates=cfg.gated and info.is_main)
-        if info.is_main:
-            joint = None
-            if heads is not None:
-                joint = {"tasks": list(jcfg.tasks), "weight": jcfg.weight, "module": "bench.joint",
-                         "heads_valid": J.evaluate_heads(model, heads, valid_audio, labels["valid"])}
-                atomic_torch_save({"state_dict": {k: v.detach().cpu() for k, v in heads.state_dict().items()},
-                                   "tasks": list(jcfg.tasks), "n_inputs": cfg.n_blocks * cfg.hidden},
-                                  out_dir / "probe_heads.pt")
-            summary = _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed,
-                                     info, device, n_params, wall_prev + time.perf_counter() - t_start,
-                                     train_wall, audio_s, len(train_audio), train_audio.duration_s, joint,
-                                     best_epoch=best["epoch"] if tp.get("select", "last") == "best_valid" else
-                                     len(history), data_seed_=dseed, budget_mode=budget_mode,
-                                     rank_state_sha256=rank_sha)
+        run.train_wall += time.perf_counter() - t0
+        _end_epoch(run, ddp_model, epoch, acc, live, t_start)
+    summary = None if stopped else _finish(run, ddp_model, t_start)
     if live is not None:
         live.end()
-    D.barrier(info)
-    D.cleanup(info)
+    D.barrier(run.info)
+    D.cleanup(run.info)
     return summary
 
 
@@ -519,23 +604,25 @@ def write_local_provenance(params: dict, level: str, fp: str) -> None:
 def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed, info, device,
                    n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s, joint=None,
                    best_epoch=None, data_seed_=None, budget_mode="per_block", rank_state_sha256=None) -> dict:
-    from bench import macs as M
+    from bench.models.registry import architecture, model_spec
     from bench.report.provenance import cpu_model, git_info
 
-    dense_pf = M.dense_macs_per_frame(cfg)
+    arch = architecture(params)
+    spec = model_spec(arch)
+    dense_pf = spec.dense_macs_per_frame(cfg)
     fps = params["frames"]["sample_rate_hz"] / params["frames"]["hop_length"]
     macs = {"implementation": "bench.macs (analytic, 1 MAC = 1 multiply-accumulate)",
-            "dense_macs_per_frame": dense_pf, "dense_macs_per_s": M.dense_macs_per_s(cfg),
+            "dense_macs_per_frame": dense_pf, "dense_macs_per_s": float(dense_pf["total"]) * fps,
             "frames_per_s": fps}
     if final.get("gates"):
-        per_frame = np.concatenate([np.asarray(M.dynamic_macs_per_frame(cfg, g)) for g in final["gates"]])
+        per_frame = np.concatenate([np.asarray(spec.dynamic_macs_per_frame(cfg, g)) for g in final["gates"]])
         macs.update(dynamic_macs_per_s_mean_valid=float(per_frame.mean() * fps),
                     dynamic_macs_per_s_p5_valid=float(np.percentile(per_frame, 5) * fps),
                     dynamic_macs_per_s_p95_valid=float(np.percentile(per_frame, 95) * fps))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save({"state_dict": state, "config": config_to_dict(cfg), "level": level,
+    atomic_torch_save({"state_dict": state, "config": config_to_dict(cfg), "architecture": arch, "level": level,
                        "target_keep": keep}, out_dir / "model.pt")
-    atomic_json({"level": level, "target_keep": keep, "model_config": config_to_dict(cfg),
+    atomic_json({"level": level, "target_keep": keep, "architecture": arch, "model_config": config_to_dict(cfg),
                  "model_config_name": params["model"]["config"], "train": params["train"],
                  "params_hash": params_hash(params), "fingerprint": fp, "seed": int(params["seed"]),
                  "model_init_seed": seed, "init_from": str(init_model_path(params, level) or "") or None,

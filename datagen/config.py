@@ -318,6 +318,7 @@ class Gate(Section):
 
 
 class Model(Section):
+    architecture: Name                            # bench/models/registry.py REGISTRY key (conv_fsenet)
     config: Name
     configs: dict[str, Arch] = Field(min_length=1)
     causal: bool
@@ -350,6 +351,7 @@ class Train(Section):
     replicate_levels: list[Name]                  # gated levels replicated (static is, whenever seeds are given)
     budget_overrides: dict[Name, Literal["per_block", "global"]]   # gated level -> model.gate.budget
     init_gated_from: Optional[Name]
+    init_overrides: dict[Name, Optional[Name]]    # gated level -> its warm start (null: from scratch, train.epochs)
     joint: Joint
     batch_size: PosInt
     crop_s: PosFloat
@@ -520,6 +522,13 @@ class Params(Section):
         if src is not None and lv.get(src, 0.0) < 1.0:
             raise _fail(f"{src!r} is not allowed: must name a static level (keep 1.0) of `levels` or be null",
                         "train.init_gated_from")
+        for lvl, src in self.train.init_overrides.items():   # a level absent from `levels` is unused
+            if lvl in lv and lvl not in self.gated_levels:
+                raise _fail(f"{lvl!r} is not a gated level (gated_levels: {self.gated_levels})"
+                            f"{_did_you_mean(lvl, self.gated_levels, quote=True)}", f"train.init_overrides.{lvl}")
+            if src is not None and lv.get(src, 0.0) < 1.0:
+                raise _fail(f"{src!r} is not allowed: must name a static level (keep 1.0) of `levels` or be null",
+                            f"train.init_overrides.{lvl}")
         ref = self.report.reference
         if ref not in lv and ref != "noisy":
             raise _fail(f"{ref!r} is not allowed: must be a level of `levels` or 'noisy'"
@@ -554,7 +563,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "train": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "train.epochs", "train.epochs_gated",
               "train.init_gated_from", "train.joint", "train.batch_size", "train.crop_s", "train.lr", "train.lr_min",
               "train.loss_mag_weight", "train.grad_clip_norm", "train.patience", "train.select",
-              "train.budget_overrides"),
+              "train.budget_overrides", "train.init_overrides"),
     "enhance": ("frames", "paths.dataset_dir", "paths.models_dir", "paths.enhanced_dir", "enhance"),
     "score": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.scores_dir", "paths.reports_dir",
               "levels", "score.metrics", "score.bootstrap_n", "score.snr_bins_db", "score.dnsmos_max_utts",

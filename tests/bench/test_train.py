@@ -198,3 +198,41 @@ def test_gated_level_warm_starts_from_static(tmp_path):
     wrong = ConvFSENet(FSENetConfig(bottleneck=4, hidden=8, stacks=1, gated=True))
     with pytest.raises(RuntimeError):
         warm_start(wrong, path)
+
+
+def test_init_overrides_train_a_gated_level_from_scratch(tmp_path):
+    """train.init_overrides: a level mapped to null starts from scratch and trains for train.epochs;
+    the other gated levels keep the warm start and train.epochs_gated."""
+    from bench.train import init_model_path, init_source, level_epochs
+
+    p = {"levels": {"static": 1.0, "keep50": 0.5, "keep50_scratch": 0.5, "static_seed1": 1.0,
+                    "keep50_scratch_seed1": 0.5},
+         "train": {"init_gated_from": "static", "init_overrides": {"keep50_scratch": None},
+                   "epochs": 30, "epochs_gated": 8},
+         "paths": {"models_dir": str(tmp_path)}}
+    assert init_source(p, "keep50") == "static" and level_epochs(p, "keep50") == 8
+    assert init_source(p, "keep50_scratch") is None and init_model_path(p, "keep50_scratch") is None
+    assert level_epochs(p, "keep50_scratch") == 30 and level_epochs(p, "static") == 30
+    assert init_source(p, "keep50_scratch_seed1") is None    # a replicate follows its base level
+    p["train"]["init_overrides"] = {"keep50_scratch": "keep50"}  # a gated level is no warm start
+    with pytest.raises(ValueError, match="static level"):
+        init_source(p, "keep50_scratch")
+
+
+def test_params_refuse_init_overrides_of_unknown_or_static_levels():
+    """The typed schema names the bad key: an override for a static level or from a gated source."""
+    import copy
+
+    import yaml
+
+    from datagen.config import ParamsError, validate
+
+    base = yaml.safe_load(open("params.yaml"))
+    bad = copy.deepcopy(base)
+    bad["train"]["init_overrides"] = {"static": None}
+    with pytest.raises(ParamsError, match="train.init_overrides.static"):
+        validate(bad)
+    bad = copy.deepcopy(base)
+    bad["train"]["init_overrides"] = {"keep50_scratch": "keep50"}
+    with pytest.raises(ParamsError, match="train.init_overrides.keep50_scratch"):
+        validate(bad)
