@@ -34,7 +34,11 @@ from torch import Tensor, nn
 from bench.probes.linear import metrics
 from datagen.dataset import load_classes, load_metadata
 
-JOINT_TASKS = ("vad", "noise", "f0", "snr")
+from bench.tasks import FRAME_TASKS  # noqa: E402  (the task list: bench/tasks.py SPECS)
+
+#: tasks a joint head can be trained on: the frame tasks of the spec whose loss and labels are wired below
+#: (a new frame task adds its label to SplitLabels and a branch to head_losses / evaluate_heads)
+JOINT_TASKS = tuple(t for t in FRAME_TASKS if t in ("vad", "noise", "f0", "snr"))
 F0_REF_HZ = 55.0   # cents reference (A1); any constant works, targets are standardised
 
 

@@ -1,6 +1,12 @@
-"""Which frames each auxiliary task is evaluated on (shared by mask probes and standalone baselines).
+"""The auxiliary tasks: one spec per task (:data:`SPECS`), and the frames each is evaluated on.
 
-See docs/data_formats.md. All functions take the metadata DataFrame of one split
+Every consumer reads the task list from here: the mask probes (:mod:`bench.probes`), the joint-training
+heads (:mod:`bench.joint`), the standalone baselines (:mod:`bench.baselines`) and the report
+(:mod:`bench.report`). A new task = one :class:`TaskSpec` entry below plus its label columns in the
+metadata (written by :mod:`datagen.labels`); the probes, the probe tables and the leaderboard column
+follow from the entry.
+
+Frame selection (see docs/data_formats.md): all functions take the metadata DataFrame of one split
 (``datagen.dataset.load_metadata``) and return flat per-frame arrays so that two methods evaluated
 through this module are guaranteed to see the same frames in the same order.
 """
@@ -11,7 +17,67 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TASKS = ("vad", "noise", "f0", "snr")
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One auxiliary task.
+
+    ``kind``: binary | multiclass | regression; ``pitch``: a regression on F0, fitted in cents and scored in
+    Hz and cents (r2_hz, r2_cents, gross errors).
+    ``label_column``: metadata column with the target, per frame (list of n_frames) or, when
+    ``per_mixture``, one value per mixture broadcast to its frames. ``frames_column``: bool per-frame
+    column choosing the evaluated frames (None: every frame). ``segment``: one target per mixture (no
+    frames). ``head_metric``: the headline metric (probes.json / leaderboard / baselines);
+    ``select_metric``: the valid-split metric that picks regularisation and C* (higher is better).
+    ``column``: leaderboard / probes.json name. ``paper``: the published figure, with its source.
+    """
+
+    name: str
+    kind: str
+    label_column: str
+    frames_column: str | None
+    head_metric: str
+    select_metric: str
+    column: str
+    title: str
+    per_mixture: bool = False
+    segment: bool = False
+    dtype: str = "float32"
+    unit: str | None = None           # regression unit in metric names (mae_<unit>)
+    pitch: bool = False
+    leaderboard: bool = True          # a column of the leaderboard (frame tasks)
+    paper: tuple[float, str] | None = None   # (value, source) of the figure to compare with
+
+
+SPECS: dict[str, TaskSpec] = {s.name: s for s in (
+    TaskSpec("vad", "binary", "vad", None, "acc", "acc", "vad_acc", "VAD accuracy", dtype="uint8",
+             paper=(0.93, "P2, arXiv 2602.10666")),
+    TaskSpec("noise", "multiclass", "noise_class_id", "noise_active", "acc", "acc", "noise_acc",
+             "noise-class accuracy (frames)", per_mixture=True, dtype="int64", paper=(0.84, "P2, arXiv 2602.10666")),
+    TaskSpec("noise_seg", "multiclass", "noise_class_id", None, "acc", "acc", "noise_seg_acc",
+             "noise-class accuracy (segments)", per_mixture=True, segment=True, dtype="int64", leaderboard=False),
+    TaskSpec("f0", "regression", "f0_hz", "voiced", "r2_hz", "r2_cents", "f0_r2", "F0 R² (Hz, voiced frames)",
+             pitch=True, paper=(0.86, "P2, arXiv 2602.10666")),
+    TaskSpec("snr", "regression", "frame_snr_db", "vad", "r2", "r2", "snr_r2", "frame SNR R² (speech frames)",
+             unit="db"),
+)}
+
+#: every task, frame and segment level, in report order
+ALL_TASKS = tuple(SPECS)
+#: frame-level tasks (the shared frames of :func:`task_frames`)
+FRAME_TASKS = tuple(n for n, s in SPECS.items() if not s.segment)
+TASKS = FRAME_TASKS
+#: {task: headline metric} and {task: valid-selection metric}
+HEAD_METRIC = {n: s.head_metric for n, s in SPECS.items()}
+SELECT_METRIC = {n: s.select_metric for n, s in SPECS.items()}
+TASK_KIND = {n: s.kind for n, s in SPECS.items()}
+
+
+def spec(task: str) -> TaskSpec:
+    """The :class:`TaskSpec` of ``task``; unknown names fail listing the known ones."""
+    if task not in SPECS:
+        raise ValueError(f"unknown task {task!r}; expected one of {ALL_TASKS} (bench/tasks.py SPECS)")
+    return SPECS[task]
 
 
 @dataclass
@@ -25,23 +91,15 @@ class TaskFrames:
 
 
 def _select(meta: pd.DataFrame, task: str) -> TaskFrames:
+    sp = spec(task)
+    if sp.segment:
+        raise ValueError(f"task {task!r} is segment-level: use segment_labels()")
     ids, frames, ys = [], [], []
     for row in meta.itertuples(index=False):
         n = int(row.n_frames)
-        if task == "vad":
-            keep = np.ones(n, bool)
-            y = np.asarray(row.vad, np.uint8)
-        elif task == "noise":
-            keep = np.asarray(row.noise_active, bool)
-            y = np.full(n, int(row.noise_class_id), np.int64)
-        elif task == "f0":
-            keep = np.asarray(row.voiced, bool)
-            y = np.asarray(row.f0_hz, np.float32)
-        elif task == "snr":
-            keep = np.asarray(row.vad, bool)
-            y = np.asarray(row.frame_snr_db, np.float32)
-        else:
-            raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+        lab = getattr(row, sp.label_column)
+        y = np.full(n, lab, sp.dtype) if sp.per_mixture else np.asarray(lab, sp.dtype)
+        keep = np.ones(n, bool) if sp.frames_column is None else np.asarray(getattr(row, sp.frames_column), bool)
         if len(keep) != n or len(y) != n:
             raise ValueError(f"mixture {row.mixture_id}: label length {len(keep)} != n_frames {n}")
         idx = np.flatnonzero(keep)
@@ -54,7 +112,7 @@ def _select(meta: pd.DataFrame, task: str) -> TaskFrames:
 
 
 def task_frames(meta: pd.DataFrame, task: str) -> TaskFrames:
-    """Frames and targets of ``task`` ("vad" | "noise" | "f0" | "snr") in one split's metadata."""
+    """Frames and targets of frame-level ``task`` (one of :data:`TASKS`) in one split's metadata."""
     return _select(meta, task)
 
 

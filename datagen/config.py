@@ -297,14 +297,20 @@ class Labels(Section):
         return self
 
 
-class Arch(Section):
-    """Conv-FSENet size (bench/models/fsenet.py FSENetConfig)."""
-    bottleneck: PosInt
-    hidden: PosInt
-    stacks: PosInt
-    blocks_per_stack: PosInt
-    kernel: PosInt
-    compress_exponent: PosFloat
+class Arch(BaseModel):
+    """One model size of ``model.configs``. For ``model.architecture: conv_fsenet`` (bench/models/fsenet.py
+    FSENetConfig) the six fields below are required and nothing else is allowed (checked in :class:`Model`);
+    another registered architecture brings its own keys, which its ``config_from_params`` checks."""
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    bottleneck: Optional[PosInt] = None
+    hidden: Optional[PosInt] = None
+    stacks: Optional[PosInt] = None
+    blocks_per_stack: Optional[PosInt] = None
+    kernel: Optional[PosInt] = None
+    compress_exponent: Optional[PosFloat] = None
+
+
+CONV_FSENET_KEYS = ("bottleneck", "hidden", "stacks", "blocks_per_stack", "kernel", "compress_exponent")
 
 
 class Gate(Section):
@@ -329,6 +335,15 @@ class Model(Section):
         if self.config not in self.configs:
             raise _fail(f"{self.config!r} is not allowed: must name one of model.configs "
                         f"{sorted(self.configs)}{_did_you_mean(self.config, self.configs, quote=True)}", "config")
+        if self.architecture == "conv_fsenet":
+            for name, a in self.configs.items():
+                for k in sorted(a.model_extra or {}):
+                    raise _fail(f"unknown key for a conv_fsenet size{_did_you_mean(k, CONV_FSENET_KEYS)}; "
+                                f"expected {list(CONV_FSENET_KEYS)}", f"configs.{name}.{k}")
+                missing = [k for k in CONV_FSENET_KEYS if getattr(a, k) is None]
+                if missing:
+                    raise _fail(f"missing {missing} (conv_fsenet sizes need {list(CONV_FSENET_KEYS)})",
+                                f"configs.{name}")
         return self
 
 

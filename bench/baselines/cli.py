@@ -32,7 +32,7 @@ from datagen.frames import FrameGrid
 
 COLUMNS = ["task", "model", "metric", "value", "ci95_low", "ci95_high", "macs_m_per_s", "params",
            "wall_s_per_audio_s", "n_frames", "n_mixtures", "macs_method", "implementation", "notes"]
-PRIMARY = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_hz", "snr": "r2"}
+PRIMARY = T.HEAD_METRIC   # headline metric per task (bench/tasks.py SPECS)
 PROBE_X_M_PER_S = 1e-3   # where mask probes are drawn on the log MAC axis ("~0": a masked weighted sum)
 
 
@@ -295,7 +295,7 @@ def plot(df: pd.DataFrame, reports_dir: Path, probes_csv: Path) -> str:
     probes = pd.read_csv(probes_csv) if probes_csv.is_file() else None
     note = (f"mask probes from {probes_csv}" if probes is not None
             else f"{probes_csv} absent: baselines only")
-    tasks = [t for t in ("vad", "noise", "noise_seg", "f0", "snr") if (df.task == t).any()]
+    tasks = [t for t in T.ALL_TASKS if (df.task == t).any()]
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.2 * max(1, len(tasks)), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         metric = PRIMARY[task]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.probes.linear import TASK_KIND, hz_to_cents
+from bench.tasks import spec
 
 ALPHA = 0.05
 GROSS_CENTS = 50.0
@@ -65,7 +66,7 @@ def mixture_stats(task: str, y_true, y_pred, codes: np.ndarray, n_mix: int, n_cl
         present[np.unique(y.astype(np.int64))] = True
         return c, lambda s: _cls_metrics(s, present, kind == "binary")
     y, p = y.astype(np.float64), p.astype(np.float64)
-    if task == "f0":
+    if spec(task).pitch:
         p = np.clip(p, 1.0, None)
         dc = np.abs(hz_to_cents(p) - hz_to_cents(y))
         per = np.concatenate([_reg_stats(y, p), _reg_stats(hz_to_cents(y), hz_to_cents(p)),

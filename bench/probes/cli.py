@@ -26,11 +26,11 @@ from bench.params import load_params
 from bench.probes import ci, controls, cost, features, plots
 from bench.probes.linear import SELECT_METRIC, TASK_KIND, confusion, fit_probe, metrics
 from bench.probes.selection import choose_c_star, rank_channels, resolve_grid
-from bench.tasks import seen_noise_rows, segment_labels, task_frames
+from bench.tasks import ALL_TASKS, FRAME_TASKS, SPECS, seen_noise_rows, segment_labels, spec, task_frames
 from datagen.dataset import load_classes, load_metadata
 from datagen.frames import FrameGrid
 
-TASKS = ("vad", "noise", "noise_seg", "f0", "snr")
+TASKS = ALL_TASKS   # bench/tasks.py SPECS: frame tasks and the segment-level noise task
 SPLITS = ("train", "valid", "test")
 from datagen.config import REPLICATE_RE as SEED_RE  # noqa: E402  (<level>_seed<k>)
 DEFAULTS = dict(seeds=[0, 1, 2], max_train_frames=40000, max_valid_frames=20000,
@@ -77,7 +77,7 @@ class Runner:
 
     def __init__(self, metas: dict, pc: dict):
         self.metas, self.pc = metas, pc
-        self.tfs = {t: {s: task_frames(metas[s], t) for s in SPLITS} for t in TASKS if t != "noise_seg"}
+        self.tfs = {t: {s: task_frames(metas[s], t) for s in SPLITS} for t in FRAME_TASKS}
         # noise tasks: only classes seen in training can be classified (VBD's test noises are all unseen)
         train_ids = metas["train"]["noise_class_id"].unique()
         self.noise_metas, self.notes = {"train": metas["train"]}, []
@@ -103,7 +103,7 @@ class Runner:
 
     def test_codes(self, task: str) -> np.ndarray:
         """Mixture index (in the bootstrap design) of each test frame of ``task`` (each mixture for noise_seg)."""
-        ids = self.noise_metas["test"]["mixture_id"] if task == "noise_seg" else self.tfs[task]["test"].mixture_id
+        ids = self.noise_metas["test"]["mixture_id"] if spec(task).segment else self.tfs[task]["test"].mixture_id
         return self.design.positions(np.asarray(ids, dtype=str))
 
     def reps(self, task: str, y_test, pred) -> dict | None:
@@ -114,7 +114,7 @@ class Runner:
 
     def data(self, task: str, src: dict, seed: int, columns=None, max_train=None) -> dict:
         """{split: (X (N, D) float32, y (N,))} for task on feature source src {split: per-mixture}."""
-        if task == "noise_seg":
+        if spec(task).segment:
             return {s: (features.pooled_matrix(src[s], self.noise_metas[s], columns),
                         segment_labels(self.noise_metas[s])[1]) for s in SPLITS}
         tf = self.tfs[task]
@@ -201,7 +201,7 @@ def probe_level(level: str, masks: dict, block_channels: list[int], runner: Runn
                 pr, pred, m = fitted[k]
                 rows += _rows(level, task, "linear", "masks", k, seed, n_test, m, pr.reg,
                               runner.reps(task, d_all["test"][1], pred))
-                if task != "noise_seg":  # cost of a frame-level probe on binary features
+                if not spec(task).segment:  # cost of a frame-level probe on binary features
                     xb = d_all["test"][0][:, order[:k]] > 0.5
                     w, _ = pr.folded()
                     adds = float(cost.additions_per_frame(xb, w).mean())
@@ -263,8 +263,8 @@ def probe_logmel(runner: Runner, logmel: dict, pc: dict, seeds: list[int], log=_
 
 RepKey = tuple  # (level, task, probe, features, n_features, metric, seed)
 #: the headline metric per task (probes.json names: vad_acc, noise_acc, noise_seg_acc, f0_r2 (Hz), snr_r2)
-HEAD_METRIC = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_hz", "snr": "r2"}
-HEAD_NAME = {"vad": "vad_acc", "noise": "noise_acc", "noise_seg": "noise_seg_acc", "f0": "f0_r2", "snr": "snr_r2"}
+HEAD_METRIC = {t: sp.head_metric for t, sp in SPECS.items()}
+HEAD_NAME = {t: sp.column for t, sp in SPECS.items()}
 #: controls the masks' identity is measured against (features, level of the control rows; None = same level)
 BEYOND = {"block_counts": ("count", None), "log_energy": ("log_energy", "input")}
 
@@ -362,13 +362,13 @@ def headline(summary: pd.DataFrame, levels: list[str], beyond: pd.DataFrame | No
             return None if x is None or not np.isfinite(float(x[c])) else float(x[c])
 
         cs = s[(s["metric"] == "cost_frac_dynamic") & (s["n_features"] == s["c_star"])
-               & s["task"].isin(["vad", "noise", "f0", "snr"])]
+               & s["task"].isin(list(FRAME_TASKS))]
         h = {}
         for task, name in HEAD_NAME.items():
             r = row(task, HEAD_METRIC[task])
             h[name], h[f"{name}_ci95_low"], h[f"{name}_ci95_high"] = val(r), val(r, "ci95_low"), val(r, "ci95_high")
         h["f0_r2_cents"] = val(row("f0", "r2_cents"))
-        for task, name in (("vad", "vad_acc"), ("noise", "noise_acc"), ("f0", "f0_r2"), ("snr", "snr_r2")):
+        for task, name in ((t, HEAD_NAME[t]) for t in FRAME_TASKS):
             h[f"{name}_mlp"] = val(row(task, HEAD_METRIC[task], "mlp"))
         if beyond is not None and len(beyond):
             for b in beyond[beyond["level"] == lv].itertuples(index=False):

@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from bench.probes.linear import TASK_KIND
+from bench.tasks import spec
 
 
 def majority_predict(task: str, y_tr: np.ndarray, n: int) -> np.ndarray:
     """(n,) predictions of the no-feature baseline (mode for classes, mean for regression, natural units)."""
     y_tr = np.asarray(y_tr)
     if TASK_KIND[task] == "regression":
-        if task == "f0":  # mean in cents, the unit the F0 probe is trained on
+        if spec(task).pitch:  # mean in cents, the unit the F0 probe is trained on
             from bench.probes.linear import cents_to_hz, hz_to_cents
             return np.full(n, cents_to_hz(hz_to_cents(y_tr).mean()))
         return np.full(n, float(y_tr.mean()))

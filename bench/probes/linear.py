@@ -19,8 +19,8 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-TASK_KIND = {"vad": "binary", "noise": "multiclass", "noise_seg": "multiclass", "f0": "regression",
-             "snr": "regression"}
+from bench.tasks import SELECT_METRIC, TASK_KIND, spec  # noqa: F401  (re-exported: the task spec is bench.tasks)
+
 CENTS_REF_HZ = 10.0  # cents re 10 Hz (the mir_eval / CREPE convention)
 
 
@@ -34,11 +34,11 @@ def cents_to_hz(c: np.ndarray) -> np.ndarray:
 
 def target(task: str, y: np.ndarray) -> np.ndarray:
     """The quantity a probe is trained on: F0 in cents, others unchanged."""
-    return hz_to_cents(y) if task == "f0" else y
+    return hz_to_cents(y) if spec(task).pitch else y
 
 
 def untarget(task: str, y: np.ndarray) -> np.ndarray:
-    return cents_to_hz(y) if task == "f0" else y
+    return cents_to_hz(y) if spec(task).pitch else y
 
 
 def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -58,18 +58,16 @@ def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         return dict(acc=accuracy_score(y_true, y_pred),
                     macro_f1=f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro",
                                       zero_division=0))
-    if task == "f0":
+    if spec(task).pitch:
         pred_hz = np.clip(y_pred, 1.0, None)
         dc = np.abs(hz_to_cents(pred_hz) - hz_to_cents(y_true))
         return dict(r2_hz=r2_score(y_true, pred_hz), r2_cents=r2_score(hz_to_cents(y_true), hz_to_cents(pred_hz)),
                     mae_hz=mean_absolute_error(y_true, pred_hz), mae_cents=float(dc.mean()),
                     gross_err_50c=float((dc > 50).mean()),
                     gpe_20pct=float((np.abs(pred_hz - y_true) > 0.2 * y_true).mean()))
-    return dict(r2=r2_score(y_true, y_pred), mae_db=mean_absolute_error(y_true, y_pred))
+    return {"r2": r2_score(y_true, y_pred), f"mae_{spec(task).unit}": mean_absolute_error(y_true, y_pred)}
 
 
-#: the metric used for model selection on valid and for curves (higher is better)
-SELECT_METRIC = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_cents", "snr": "r2"}
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -57,6 +57,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench.tasks import HEAD_METRIC as TASK_HEAD_METRIC
+from bench.tasks import SPECS as TASK_SPECS
 from datagen.errors import SebenchError
 
 NA = "n/a"
@@ -70,11 +73,12 @@ GAIN_METRICS = ("pesq_wb", "stoi")
 #: the validity gate: the static model must beat noisy on these (paired CI above zero)
 VALIDITY_METRICS = ("pesq_wb", "stoi", "si_sdr")
 FAIL_BANNER = "the SE model does not enhance: pipeline demonstration, no paper comparison"
-PROBE_COLUMNS = ("vad_acc", "noise_acc", "f0_r2", "snr_r2", "probe_cost_frac")
-PROBE_CI_COLUMNS = ("vad_acc", "noise_acc", "f0_r2", "snr_r2")
-#: P2 (arXiv 2602.10666) headline figures, for reference lines and the md footnote (shown only when
-#: paper_comparison_allowed)
-PAPER_PROBES = {"vad_acc": 0.93, "noise_acc": 0.84, "f0_r2": 0.86}
+#: probe columns of the leaderboard: one per frame task of bench/tasks.py SPECS (+ the probe's cost)
+PROBE_CI_COLUMNS = tuple(sp.column for sp in TASK_SPECS.values() if sp.leaderboard)
+PROBE_COLUMNS = (*PROBE_CI_COLUMNS, "probe_cost_frac")
+#: P2 (arXiv 2602.10666) headline figures (TaskSpec.paper), for reference lines and the md footnote
+#: (shown only when paper_comparison_allowed)
+PAPER_PROBES = {sp.column: sp.paper[0] for sp in TASK_SPECS.values() if sp.paper}
 #: P1 (arXiv 2412.17121): DynCP saves 29.6 % of MACs for a 0.75 % relative PESQ drop
 PAPER_SE = {"mac_saving": 0.296, "rel_pesq_drop": 0.0075}
 from datagen.config import REPLICATE_RE as SEED_RE  # noqa: E402  (<level>_seed<k>)
@@ -921,8 +925,8 @@ def probes_section(probes: dict | None) -> str | None:
             + "\n")
 
 
-#: primary metric per task of the baselines table (as bench.baselines.cli.PRIMARY)
-BASELINE_PRIMARY = {"vad": "acc", "noise": "acc", "noise_seg": "acc", "f0": "r2_hz", "snr": "r2"}
+#: primary metric per task of the baselines table (bench/tasks.py SPECS, as bench.baselines.cli.PRIMARY)
+BASELINE_PRIMARY = TASK_HEAD_METRIC
 
 
 def baselines_section(path: Path) -> str | None:

@@ -245,3 +245,27 @@ def test_schema_name_lists_match_the_stages():
     assert set(SCORE_METRICS) == set(ALL_METRICS) | {"dnsmos"}
     assert set(PROBE_CONTROLS) == set(DEFAULTS["controls"])
     assert set(VAD_KEYS) == set(RULES)
+
+
+def test_model_sizes_are_checked_per_architecture():
+    """conv_fsenet sizes: a typo is refused with its path and a suggestion, a missing key is named; another
+    registered architecture brings its own size keys (checked by its config_from_params)."""
+    import copy
+
+    import pytest
+    import yaml
+
+    from datagen.config import ParamsError, validate
+
+    base = yaml.safe_load(open("params.yaml"))
+    typo = copy.deepcopy(base)
+    typo["model"]["configs"]["small"]["bottlenek"] = typo["model"]["configs"]["small"].pop("bottleneck")
+    with pytest.raises(ParamsError, match=r"model\.configs\.small\.bottlenek.*did you mean bottleneck"):
+        validate(typo)
+    missing = copy.deepcopy(base)
+    del missing["model"]["configs"]["paper"]["kernel"]
+    with pytest.raises(ParamsError, match=r"model\.configs\.paper.*missing \['kernel'\]"):
+        validate(missing)
+    other = copy.deepcopy(base)
+    other["model"].update(architecture="mynet", config="tiny", configs={"tiny": {"depth": 3, "width": 16}})
+    assert validate(other).model.configs["tiny"].model_extra == {"depth": 3, "width": 16}
