@@ -446,6 +446,181 @@ def _train_provenance(members: list[tuple[int, str]], train: dict[str, dict]) ->
     return out, notes
 
 
+class _Row:
+    """One leaderboard row being filled: cells ``r`` and the reasons in ``notes`` (in the order added)."""
+
+    def __init__(self, r: dict, notes: list[str]):
+        self.r, self.notes = r, notes
+
+    def na(self, cols, reason: str) -> None:
+        """Mark ``cols`` "n/a" and record why (once)."""
+        for c in cols:
+            self.r[c] = NA
+        if reason not in self.notes:
+            self.notes.append(reason)
+
+
+def _compute_cells(row: _Row, sys_: str, inp: Inputs) -> None:
+    """Keep, MAC and MAC-saving columns from the level's enhance summary.json."""
+    r, na, notes = row.r, row.na, row.notes
+    s = inp.summaries.get(sys_)
+    if sys_ == NOISY:
+        r.update(macs_dense_m_per_s=0.0, macs_dynamic_m_per_s=0.0, macs_dynamic_p5_m_per_s=0.0,
+                 macs_dynamic_p95_m_per_s=0.0, macs_gates_m_per_s=0.0)
+        na(["target_keep", "realized_keep", "realized_keep_p5", "realized_keep_p95", "mac_saving",
+            "mac_saving_excl_gates"], "noisy: unprocessed input (no model: 0 MACs, keep and saving do not apply)")
+    elif s is not None:
+        rk, dm = s["realised_keep"], s["dynamic_mmacs_per_s"]
+        r.update(target_keep=float(s["target_keep"]), realized_keep=rk["mean"], realized_keep_p5=rk["p5"],
+                 realized_keep_p95=rk["p95"], macs_dense_m_per_s=float(s["dense_mmacs_per_s"]),
+                 macs_dynamic_m_per_s=dm["mean"], macs_dynamic_p5_m_per_s=dm["p5"],
+                 macs_dynamic_p95_m_per_s=dm["p95"], mac_saving=float(s["mac_saving"]))
+        gate = gate_mmacs_per_s(s)
+        if gate is None:
+            na(["macs_gates_m_per_s", "mac_saving_excl_gates"],
+               f"{sys_}: enhance summary.json has no model_config / dense_macs_per_frame (gate cost unknown)")
+        else:
+            r["macs_gates_m_per_s"] = gate
+            r["mac_saving_excl_gates"] = 1.0 - (float(dm["mean"]) - gate) / float(s["dense_mmacs_per_s"])
+        if not s.get("gated", True):
+            notes.append(f"{sys_}: static model, gates off (keep 1.0, dynamic = dense MACs)")
+    else:
+        cols = ["realized_keep", "realized_keep_p5", "realized_keep_p95", "macs_dense_m_per_s",
+                "macs_dynamic_m_per_s", "macs_dynamic_p5_m_per_s", "macs_dynamic_p95_m_per_s",
+                "macs_gates_m_per_s", "mac_saving", "mac_saving_excl_gates"]
+        if sys_ in inp.levels:
+            r["target_keep"] = inp.levels[sys_]
+            na(cols, f"{sys_}: no enhance summary.json (compute and realized keep unknown)")
+        else:
+            na(["target_keep", *cols], f"{sys_}: external system (scored only; compute and keep unknown)")
+
+
+def _score_cells(row: _Row, sys_: str, inp: Inputs) -> dict:
+    """Counts and plain means from scores_summary.csv (seed 0); returns {metric: its summary row}."""
+    r, na, notes = row.r, row.na, row.notes
+    sc = None if inp.scores is None else inp.scores[inp.scores["system"].astype(str) == sys_]
+    if sc is None or sc.empty:
+        na(["estoi", "dnsmos_ovrl", "dnsmos_n", "n_scored", "n_total"],
+           f"{sys_}: not scored (no rows in scores_summary.csv)")
+        return {}
+    by = {str(m): g.iloc[0] for m, g in sc.groupby("metric")}
+    for metric, col in SCORE_COLUMNS.items():
+        v = _num(by[metric]["mean"]) if metric in by else None
+        if v is None:
+            na([col], f"{metric}: not in score.metrics or no utterance scored")
+        else:
+            r[col] = v
+    lm = ["pesq_wb"] if "pesq_wb" in by else [m for m in SCORE_COLUMNS if m in by]
+    r["n_scored"] = int(min(int(by[m]["n_scored"]) for m in lm)) if lm else NA
+    r["n_total"] = int(max(int(by[m]["n_total"]) for m in lm)) if lm else NA
+    if r["n_scored"] != NA and r["n_scored"] < r["n_total"]:
+        notes.append(f"{sys_}: {r['n_total'] - r['n_scored']} utterance(s) failed PESQ-wb (see "
+                     "scores_summary.csv n_failed); means are over scored ones")
+    if "dnsmos_ovrl" in by:
+        r["dnsmos_n"] = f"{int(by['dnsmos_ovrl']['n_scored'])}/{int(by['dnsmos_ovrl']['n_total'])}"
+    else:
+        na(["dnsmos_n"], "dnsmos_ovrl: not in score.metrics or no utterance scored")
+    for m in SCORE_COLUMNS:
+        if m in by and m not in lm and int(by[m]["n_scored"]) < int(by[m]["n_total"]):
+            notes.append(f"{sys_}: {m} over {int(by[m]['n_scored'])} of {int(by[m]['n_total'])} "
+                         "utterances (failed or skipped by configuration, e.g. score.dnsmos_max_utts)")
+    return by
+
+
+def _ci_cells_from_stats(row: _Row, sys_: str, metric: str, col: str, cols: dict, stats: dict, reference: str,
+                         multi: bool) -> None:
+    """Cluster-bootstrap columns of one metric from :func:`quality_stats` (the per-utterance table)."""
+    r, na, notes = row.r, row.na, row.notes
+    st = stats.get(sys_, {})
+    for c in cols["q"] + cols["d"] + cols["n"] + cols["g"]:
+        if c in st:
+            r[c] = st[c]
+    if sys_ == NOISY:
+        na(cols["n"] + cols["g"], "noisy: the input itself (no difference to noisy, gain retained 0 by definition)")
+    if sys_ == reference:
+        na(cols["d"], f"{reference}: reference of the paired differences")
+        if cols["g"]:
+            notes.append(f"{reference}: gain retained = 1 by definition")
+    ref_lo = _num(stats.get(reference, {}).get(f"{col}_delta_vs_noisy_ci95_low"))
+    if cols["g"] and sys_ not in (NOISY, reference) and (ref_lo is None or ref_lo <= 0):
+        notes.append(f"{col} gain retained is not interpretable: {reference} does not beat noisy on "
+                     f"{metric} (paired CI not above 0), so the ratio's denominator may be 0 or negative")
+    seed_d = st.get(f"_{col}_seed_deltas")
+    if multi and seed_d is not None and st.get(f"{col}_delta_significant") == "no" \
+            and stats[sys_].get(f"{col}_delta_ci95_low") is not None:
+        if len({np.sign(x) for x in seed_d}) > 1:
+            notes.append(f"{sys_}: {col} difference vs {reference} changes sign across seeds "
+                         f"({', '.join(f'{x:+.4f}' for x in seed_d)}): not significant")
+
+
+def _ci_cells_from_csv(row: _Row, sys_: str, metric: str, cols: dict, by: dict, inp: Inputs, reference: str) -> None:
+    """Fallback without the per-utterance table: scores_summary.csv / scores_paired.csv CIs, no seed spread."""
+    r, na = row.r, row.na
+    if metric in by and _num(by[metric]["mean"]) is not None:
+        col = cols["q"][0]
+        r[col] = _num(by[metric]["mean"])
+        r[f"{col}_ci95_low"] = _num(by[metric]["ci95_low"])
+        r[f"{col}_ci95_high"] = _num(by[metric]["ci95_high"])
+        na(cols["q"][3:], f"{sys_}: seed spread needs the per-utterance scores table (not read)")
+    else:
+        na(cols["q"], f"{metric}: not in score.metrics or no utterance scored")
+    for ref, cols_ in ((reference, cols["d"]), (NOISY, cols["n"])):
+        if sys_ == ref:
+            na(cols_, f"{ref}: reference of the paired differences")
+            continue
+        pr = None if inp.paired is None else inp.paired[(inp.paired["system"].astype(str) == sys_)
+                                                         & (inp.paired["reference"].astype(str) == ref)
+                                                         & (inp.paired["metric"] == metric)]
+        if pr is None or pr.empty or _num(pr.iloc[0]["mean_diff"]) is None:
+            na(cols_, f"{sys_}: no paired {metric} difference vs {ref} in scores_paired.csv")
+        else:
+            p0 = pr.iloc[0]
+            vals = [_num(p0["mean_diff"]), _num(p0["ci95_low"]), _num(p0["ci95_high"])]
+            if ref == reference:
+                ex = vals[1] is not None and (vals[1] > 0 or vals[2] < 0)
+                vals.append("yes" if ex else "no")
+            r.update(dict(zip(cols_, vals)))
+    if cols["g"]:
+        na(cols["g"], f"{sys_}: gain retained needs the per-utterance scores table (not read)")
+
+
+def _quality_cells(row: _Row, sys_: str, by: dict, stats: dict, inp: Inputs, reference: str, multi: bool) -> None:
+    """Means, CIs, seed spread, paired differences and gain retained of every CI metric."""
+    for metric, col in CI_METRICS.items():
+        cols = {"q": [col, f"{col}_ci95_low", f"{col}_ci95_high", f"{col}_seed_min", f"{col}_seed_max"],
+                "d": [f"{col}_delta_vs_static", f"{col}_delta_ci95_low", f"{col}_delta_ci95_high",
+                      f"{col}_delta_significant"],
+                "n": [f"{col}_delta_vs_noisy", f"{col}_delta_vs_noisy_ci95_low", f"{col}_delta_vs_noisy_ci95_high"],
+                "g": [f"{col}_gain_retained", f"{col}_gain_retained_ci95_low", f"{col}_gain_retained_ci95_high"]
+                if metric in GAIN_METRICS else []}
+        if col in stats.get(sys_, {}):
+            _ci_cells_from_stats(row, sys_, metric, col, cols, stats, reference, multi)
+        else:
+            _ci_cells_from_csv(row, sys_, metric, cols, by, inp, reference)
+
+
+def _probe_cells(row: _Row, sys_: str, inp: Inputs) -> None:
+    """Mask-probe columns (seed 0; replicates are not probed) from probes.json."""
+    keep = inp.levels.get(sys_)
+    pcols = [x for c in PROBE_CI_COLUMNS for x in (c, f"{c}_ci95_low", f"{c}_ci95_high")] + ["probe_cost_frac"]
+    if sys_ == NOISY:
+        row.na(pcols, "probes: noisy input has no gate masks")
+    elif keep is not None and keep >= 1.0:
+        row.na(pcols, f"probes: {sys_} is the static model (no gate masks)")
+    elif sys_ not in inp.levels:
+        row.na(pcols, f"probes: {sys_} is an external system (no gate masks)")
+    elif not inp.probes or sys_ not in inp.probes:
+        row.na(pcols, f"probes: {sys_} not in probes.json (not probed)")
+    else:
+        h = inp.probes[sys_]
+        for c in pcols:
+            v = _num(h.get(c))
+            if v is None:
+                row.na([c], f"{c}: not computed by the probe stage for {sys_}")
+            else:
+                row.r[c] = v
+
+
 def build(inp: Inputs, prov: dict, reference: str = "static", rid: str | None = None) -> pd.DataFrame:
     """The leaderboard DataFrame (columns :data:`COLUMNS`; cells are numbers or "n/a"; reasons in ``notes``)."""
     from bench.report.provenance import run_id
@@ -460,167 +635,27 @@ def build(inp: Inputs, prov: dict, reference: str = "static", rid: str | None = 
     rows = []
     for sys_, members in groups.items():
         multi = len(members) > 1
-        r: dict = {"model": sys_, "seed": NA if inp.seed is None else int(inp.seed), "n_seeds": len(members),
-                   "seeds": ",".join(str(k) for k, _ in members)}
-        notes: list[str] = [] if inp.seed is not None else ["seed: not recorded by this input"]
-
-        def na(cols, reason):
-            for c in cols:
-                r[c] = NA
-            if reason not in notes:
-                notes.append(reason)
-
+        row = _Row({"model": sys_, "seed": NA if inp.seed is None else int(inp.seed), "n_seeds": len(members),
+                    "seeds": ",".join(str(k) for k, _ in members)},
+                   [] if inp.seed is not None else ["seed: not recorded by this input"])
         if sys_ == NOISY:
-            r.update(n_seeds=NA, seeds=NA)
+            row.r.update(n_seeds=NA, seeds=NA)
         if multi:
-            notes.append(f"{sys_}: mean over training seeds {r['seeds']} ({', '.join(s for _, s in members)}); "
-                         "seed spread = min..max of the per-seed means; compute and probe columns: seed 0")
-        # --- compute / pruning ---
-        base_summary = inp.summaries.get(sys_)
-        if sys_ == NOISY:
-            r.update(macs_dense_m_per_s=0.0, macs_dynamic_m_per_s=0.0, macs_dynamic_p5_m_per_s=0.0,
-                     macs_dynamic_p95_m_per_s=0.0, macs_gates_m_per_s=0.0)
-            na(["target_keep", "realized_keep", "realized_keep_p5", "realized_keep_p95", "mac_saving",
-                "mac_saving_excl_gates"], "noisy: unprocessed input (no model: 0 MACs, keep and saving do not apply)")
-        elif base_summary is not None:
-            s = base_summary
-            rk, dm = s["realised_keep"], s["dynamic_mmacs_per_s"]
-            r.update(target_keep=float(s["target_keep"]), realized_keep=rk["mean"], realized_keep_p5=rk["p5"],
-                     realized_keep_p95=rk["p95"], macs_dense_m_per_s=float(s["dense_mmacs_per_s"]),
-                     macs_dynamic_m_per_s=dm["mean"], macs_dynamic_p5_m_per_s=dm["p5"],
-                     macs_dynamic_p95_m_per_s=dm["p95"], mac_saving=float(s["mac_saving"]))
-            gate = gate_mmacs_per_s(s)
-            if gate is None:
-                na(["macs_gates_m_per_s", "mac_saving_excl_gates"],
-                   f"{sys_}: enhance summary.json has no model_config / dense_macs_per_frame (gate cost unknown)")
-            else:
-                r["macs_gates_m_per_s"] = gate
-                r["mac_saving_excl_gates"] = 1.0 - (float(dm["mean"]) - gate) / float(s["dense_mmacs_per_s"])
-            if not s.get("gated", True):
-                notes.append(f"{sys_}: static model, gates off (keep 1.0, dynamic = dense MACs)")
-        else:
-            cols = ["realized_keep", "realized_keep_p5", "realized_keep_p95", "macs_dense_m_per_s",
-                    "macs_dynamic_m_per_s", "macs_dynamic_p5_m_per_s", "macs_dynamic_p95_m_per_s",
-                    "macs_gates_m_per_s", "mac_saving", "mac_saving_excl_gates"]
-            if sys_ in inp.levels:
-                r["target_keep"] = inp.levels[sys_]
-                na(cols, f"{sys_}: no enhance summary.json (compute and realized keep unknown)")
-            else:
-                na(["target_keep", *cols], f"{sys_}: external system (scored only; compute and keep unknown)")
-
-        # --- quality: counts and plain means from scores_summary.csv (seed 0) ---
-        sc = None if inp.scores is None else inp.scores[inp.scores["system"].astype(str) == sys_]
-        if sc is None or sc.empty:
-            na(["estoi", "dnsmos_ovrl", "dnsmos_n", "n_scored", "n_total"],
-               f"{sys_}: not scored (no rows in scores_summary.csv)")
-            by = {}
-        else:
-            by = {str(m): g.iloc[0] for m, g in sc.groupby("metric")}
-            for metric, col in SCORE_COLUMNS.items():
-                v = _num(by[metric]["mean"]) if metric in by else None
-                if v is None:
-                    na([col], f"{metric}: not in score.metrics or no utterance scored")
-                else:
-                    r[col] = v
-            lm = ["pesq_wb"] if "pesq_wb" in by else [m for m in SCORE_COLUMNS if m in by]
-            r["n_scored"] = int(min(int(by[m]["n_scored"]) for m in lm)) if lm else NA
-            r["n_total"] = int(max(int(by[m]["n_total"]) for m in lm)) if lm else NA
-            if r["n_scored"] != NA and r["n_scored"] < r["n_total"]:
-                notes.append(f"{sys_}: {r['n_total'] - r['n_scored']} utterance(s) failed PESQ-wb (see "
-                             "scores_summary.csv n_failed); means are over scored ones")
-            if "dnsmos_ovrl" in by:
-                r["dnsmos_n"] = f"{int(by['dnsmos_ovrl']['n_scored'])}/{int(by['dnsmos_ovrl']['n_total'])}"
-            else:
-                na(["dnsmos_n"], "dnsmos_ovrl: not in score.metrics or no utterance scored")
-            for m in SCORE_COLUMNS:
-                if m in by and m not in lm and int(by[m]["n_scored"]) < int(by[m]["n_total"]):
-                    notes.append(f"{sys_}: {m} over {int(by[m]['n_scored'])} of {int(by[m]['n_total'])} "
-                                 "utterances (failed or skipped by configuration, e.g. score.dnsmos_max_utts)")
-        st = stats.get(sys_, {})
-        for metric, col in CI_METRICS.items():
-            qcols = [col, f"{col}_ci95_low", f"{col}_ci95_high", f"{col}_seed_min", f"{col}_seed_max"]
-            dcols = [f"{col}_delta_vs_static", f"{col}_delta_ci95_low", f"{col}_delta_ci95_high",
-                     f"{col}_delta_significant"]
-            ncols = [f"{col}_delta_vs_noisy", f"{col}_delta_vs_noisy_ci95_low", f"{col}_delta_vs_noisy_ci95_high"]
-            gcols = [f"{col}_gain_retained", f"{col}_gain_retained_ci95_low", f"{col}_gain_retained_ci95_high"] \
-                if metric in GAIN_METRICS else []
-            if col in st:
-                for c in qcols + dcols + ncols + gcols:
-                    if c in st:
-                        r[c] = st[c]
-                if sys_ == NOISY:
-                    na(ncols + gcols, "noisy: the input itself (no difference to noisy, gain retained 0 by definition)")
-                if sys_ == reference:
-                    na(dcols, f"{reference}: reference of the paired differences")
-                    if gcols:
-                        notes.append(f"{reference}: gain retained = 1 by definition")
-                ref_lo = _num(stats.get(reference, {}).get(f"{col}_delta_vs_noisy_ci95_low"))
-                if gcols and sys_ not in (NOISY, reference) and (ref_lo is None or ref_lo <= 0):
-                    notes.append(f"{col} gain retained is not interpretable: {reference} does not beat noisy on "
-                                 f"{metric} (paired CI not above 0), so the ratio's denominator may be 0 or negative")
-                seed_d = st.get(f"_{col}_seed_deltas")
-                if multi and seed_d is not None and st.get(f"{col}_delta_significant") == "no" \
-                        and stats[sys_].get(f"{col}_delta_ci95_low") is not None:
-                    if len({np.sign(x) for x in seed_d}) > 1:
-                        notes.append(f"{sys_}: {col} difference vs {reference} changes sign across seeds "
-                                     f"({', '.join(f'{x:+.4f}' for x in seed_d)}): not significant")
-                continue
-            # fallback: scores_summary.csv / scores_paired.csv (no per-utterance table)
-            if metric in by and _num(by[metric]["mean"]) is not None:
-                r[col] = _num(by[metric]["mean"])
-                r[f"{col}_ci95_low"] = _num(by[metric]["ci95_low"])
-                r[f"{col}_ci95_high"] = _num(by[metric]["ci95_high"])
-                na(qcols[3:], f"{sys_}: seed spread needs the per-utterance scores table (not read)")
-            else:
-                na(qcols, f"{metric}: not in score.metrics or no utterance scored")
-            for ref, cols_ in ((reference, dcols), (NOISY, ncols)):
-                if sys_ == ref:
-                    na(cols_, f"{ref}: reference of the paired differences")
-                    continue
-                pr = None if inp.paired is None else inp.paired[(inp.paired["system"].astype(str) == sys_)
-                                                                 & (inp.paired["reference"].astype(str) == ref)
-                                                                 & (inp.paired["metric"] == metric)]
-                if pr is None or pr.empty or _num(pr.iloc[0]["mean_diff"]) is None:
-                    na(cols_, f"{sys_}: no paired {metric} difference vs {ref} in scores_paired.csv")
-                else:
-                    p0 = pr.iloc[0]
-                    vals = [_num(p0["mean_diff"]), _num(p0["ci95_low"]), _num(p0["ci95_high"])]
-                    if ref == reference:
-                        ex = vals[1] is not None and (vals[1] > 0 or vals[2] < 0)
-                        vals.append("yes" if ex else "no")
-                    r.update(dict(zip(cols_, vals)))
-            if gcols:
-                na(gcols, f"{sys_}: gain retained needs the per-utterance scores table (not read)")
-
-        # --- probes (seed 0; replicates are not probed) ---
-        keep = inp.levels.get(sys_)
-        pcols = [x for c in PROBE_CI_COLUMNS for x in (c, f"{c}_ci95_low", f"{c}_ci95_high")] + ["probe_cost_frac"]
-        if sys_ == NOISY:
-            na(pcols, "probes: noisy input has no gate masks")
-        elif keep is not None and keep >= 1.0:
-            na(pcols, f"probes: {sys_} is the static model (no gate masks)")
-        elif sys_ not in inp.levels:
-            na(pcols, f"probes: {sys_} is an external system (no gate masks)")
-        elif not inp.probes or sys_ not in inp.probes:
-            na(pcols, f"probes: {sys_} not in probes.json (not probed)")
-        else:
-            h = inp.probes[sys_]
-            for c in pcols:
-                v = _num(h.get(c))
-                if v is None:
-                    na([c], f"{c}: not computed by the probe stage for {sys_}")
-                else:
-                    r[c] = v
-        # --- training provenance ---
-        if sys_ in inp.levels or any(s in inp.train for _, s in members):
+            row.notes.append(f"{sys_}: mean over training seeds {row.r['seeds']} ({', '.join(s for _, s in members)}); "
+                             "seed spread = min..max of the per-seed means; compute and probe columns: seed 0")
+        _compute_cells(row, sys_, inp)
+        by = _score_cells(row, sys_, inp)
+        _quality_cells(row, sys_, by, stats, inp, reference, multi)
+        _probe_cells(row, sys_, inp)
+        if sys_ in inp.levels or any(s in inp.train for _, s in members):   # training provenance
             tp, tnotes = _train_provenance(members, inp.train)
-            r.update(tp)
-            notes += [n for n in tnotes if n not in notes]
+            row.r.update(tp)
+            row.notes += [n for n in tnotes if n not in row.notes]
         else:
-            na(TRAIN_COLUMNS, f"{sys_}: no trained model (training provenance does not apply)")
-        r["validity"], r["validity_detail"] = validity, vdetail
-        r["notes"] = "; ".join(notes) if notes else "none"
-        rows.append(r)
+            row.na(TRAIN_COLUMNS, f"{sys_}: no trained model (training provenance does not apply)")
+        row.r["validity"], row.r["validity_detail"] = validity, vdetail
+        row.r["notes"] = "; ".join(row.notes) if row.notes else "none"
+        rows.append(row.r)
     df = pd.DataFrame(rows)
     df["run_id"] = rid or run_id(prov)
     for c in ("git_commit", "git_dirty", "params_hash", "dataset_sha256"):
