@@ -8,9 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=$(dvc stage list --name-only | grep -E '^train(_static|@|_static_replicate@|_replicate@)' | tr '\n' ' ')
+rm -rf dvc-remote/files dvc-remote/runs     # the remote holds this run's models only (older ones stay in git history)
 dvc push -r models --run-cache $stages
 python - <<'PY'
-"""Keep only run-cache entries of `sebench train` stages in the remote (their outputs were pushed above)."""
+"""Keep only run-cache entries of `sebench train` stages whose outputs were pushed above."""
 import shutil
 from pathlib import Path
 
@@ -19,8 +20,11 @@ import yaml
 runs = Path("dvc-remote/runs")
 kept = dropped = 0
 for entry in sorted(runs.glob("*/*/*")) if runs.is_dir() else []:
-    cmd = (yaml.safe_load(entry.read_text()) or {}).get("cmd", "")
-    if str(cmd).startswith("sebench train"):
+    rec = yaml.safe_load(entry.read_text()) or {}
+    outs = [o.get("md5", "") for o in rec.get("outs") or []]
+    # an entry is useful only if DVC can fetch its outputs from this remote (older runs' entries are not)
+    present = outs and all((Path("dvc-remote/files/md5") / h[:2] / h[2:]).is_file() for h in outs)
+    if str(rec.get("cmd", "")).startswith("sebench train") and present:
         kept += 1
     else:
         entry.unlink()
@@ -29,5 +33,7 @@ for d in sorted(runs.glob("*/*"), reverse=True) + sorted(runs.glob("*"), reverse
     if d.is_dir() and not any(d.iterdir()):
         d.rmdir()
 print(f"run-cache entries in dvc-remote: {kept} training stage(s) kept, {dropped} other(s) dropped")
+if kept == 0:
+    raise SystemExit("push_models: no training run-cache entry has its outputs in dvc-remote")
 PY
 du -sh dvc-remote
