@@ -49,8 +49,6 @@ def score_valid(model, audio, n_utts: int, sr: int) -> dict:
 
 
 def main() -> int:
-    from bench.report.provenance import cpu_model
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--params", default=str(ROOT / "params.yaml"))
     ap.add_argument("--level", default="static")
@@ -96,7 +94,15 @@ def main() -> int:
         print(f"epoch {rec['epoch']:>3}  {rec['train_minutes']:6.2f} min  valid loss {rec['valid_loss']:.4f}  "
               f"PESQ-wb {q['pesq_wb']:.3f} ({rec['pesq_wb_gain']:+.3f})  STOI {q['stoi']:.3f} "
               f"({rec['stoi_gain']:+.3f})", flush=True)
+        _write(a, params, run, noisy_mean, rows, n_epochs)   # after every epoch: a stopped run leaves a valid file
     D.cleanup(run.info)
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _write(a, params, run, noisy_mean, rows, n_epochs) -> None:
+    from bench.report.provenance import cpu_model
+
     res = {"benchmark": "train_curve", "level": a.level, "model_config": params["model"]["config"],
            "what": "valid PESQ-wb / STOI after each epoch vs the training loop's cumulative wall minutes",
            "valid_utterances": min(a.valid_utts, len(run.valid_audio)), "noisy": noisy_mean,
@@ -106,10 +112,8 @@ def main() -> int:
            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                        "load_avg_1_5_15": os.getloadavg(),
                        "note": "shared 2-core CPU; other jobs may run, so minutes are upper bounds"},
-           "versions": versions(), "rows": rows}
+           "versions": versions(), "epochs_planned": n_epochs, "complete": len(rows) == n_epochs, "rows": rows}
     atomic_json(res, Path(a.out))
-    print(f"wrote {a.out}")
-    return 0
 
 
 if __name__ == "__main__":
