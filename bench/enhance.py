@@ -28,18 +28,15 @@ from tqdm import tqdm
 from bench import masks_io
 from bench.distributed import resolve_device, DistInfo
 from bench.params import load_params
-from bench.train import atomic_json, level_keep, parse_level, versions
+from bench.levels import level_keep, parse_level
+from bench.macs import mean_p5_p95
+from bench.models.registry import load_checkpoint
+from bench.runinfo import versions
+from datagen.atomic import write_json
+from datagen.audio_io import write_wav_int16
 from datagen.dataset import load_metadata, read_stem
 
 PESQ_IMPL = "pesq 0.0.4 (ITU-T P.862.2 reference C code), mode wb, 16 kHz, MOS-LQO"
-
-
-def load_model(model_path: str | Path, device: torch.device):
-    """(model in eval mode, config, checkpoint dict) from a ``model.pt`` written by ``sebench train``
-    (any registered architecture: :func:`bench.models.registry.load_checkpoint`)."""
-    from bench.models.registry import load_checkpoint
-
-    return load_checkpoint(model_path, device)
 
 
 def save_activations(path: str | Path, acts: dict[str, np.ndarray], block_channels: list[int],
@@ -71,14 +68,6 @@ def load_activations(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         return {k: z[k] for k in z.files if k != "__meta__"}, meta
 
 
-def write_wav_int16(path: Path, x: np.ndarray, sample_rate_hz: int) -> None:
-    """float waveform -> clipped int16 PCM WAV, atomically."""
-    q = np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
-    tmp = path.with_name(path.name + ".tmp")
-    sf.write(tmp, q, sample_rate_hz, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
-
-
 def _pesq_wb(ref: np.ndarray, deg: np.ndarray, sr: int) -> float | None:
     """PESQ-wb or None when the reference code refuses the pair (e.g. no utterance detected)."""
     from pesq import pesq
@@ -87,10 +76,6 @@ def _pesq_wb(ref: np.ndarray, deg: np.ndarray, sr: int) -> float | None:
         return float(pesq(sr, ref.astype(np.float64), deg.astype(np.float64), "wb"))
     except Exception:  # pesq raises NoUtterancesError / BufferTooShortError / generic errors: count them
         return None
-
-
-def _stats(x: np.ndarray) -> dict:
-    return {"mean": float(np.mean(x)), "p5": float(np.percentile(x, 5)), "p95": float(np.percentile(x, 95))}
 
 
 @torch.no_grad()
@@ -102,7 +87,7 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
     device = resolve_device(device_req or params["train"].get("device", "auto"), DistInfo())
     torch.set_num_threads(int(params["train"].get("num_threads", 1)))
     model_path = Path(params["paths"]["models_dir"]) / level / "model.pt"
-    model, cfg, ck = load_model(model_path, device)
+    model, cfg, ck = load_checkpoint(model_path, device)
     if abs(float(ck.get("target_keep", keep)) - keep) > 1e-9:
         raise ValueError(f"{model_path}: trained for keep {ck.get('target_keep')}, params say levels.{level}"
                          f" = {keep} (retrain)")
@@ -162,8 +147,8 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
             kf = np.concatenate(keep_frames)                                   # (frames, n_blocks)
             mf = np.concatenate(macs_frames) * fps / 1e6
             per_split[split] = {"n_mixtures": len(meta), "n_frames": int(len(kf)),
-                                "realised_keep": {**_stats(kf.mean(1)), "per_block": kf.mean(0).tolist()},
-                                "dynamic_mmacs_per_s": _stats(mf),
+                                "realised_keep": {**mean_p5_p95(kf.mean(1)), "per_block": kf.mean(0).tolist()},
+                                "dynamic_mmacs_per_s": mean_p5_p95(mf),
                                 "mac_saving": 1.0 - float(mf.mean()) / (dense_per_s / 1e6)}
         else:
             save_activations(out_dir / f"activations_{split}.npz", records, block_channels, hop, sr)
@@ -197,7 +182,7 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
             "enhanced_failures": int(sum(r[0] is None for r in pesq_rows)),
             "noisy_failures": int(sum(r[1] is None for r in pesq_rows)),
         }
-    atomic_json(summary, out_dir / "summary.json")
+    write_json(out_dir / "summary.json", summary, default=str)
     return summary
 
 

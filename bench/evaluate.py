@@ -14,7 +14,7 @@ Steps: (1) pair and check every file (one-line errors naming the file: wrong lay
 unreadable audio, several channels, clean/noisy lengths that differ by a hop or more); (2) hash the set:
 ``set_sha256`` = sha256 of the sorted lines ``"<subdir>/<file name>\\t<sha256 of the file's bytes>\\n"``
 over every clean and noisy file; (3) enhance every pair with each level's ``model.pt``
-(:func:`bench.enhance.load_model`, full utterance, eval mode) into ``OUT/enhanced/<level>/<file name>``
+(:func:`bench.models.registry.load_checkpoint`, full utterance, eval mode) into ``OUT/enhanced/<level>/<file name>``
 (the pair's own name, int16 PCM WAV at 16 kHz), recording gate keep ratios and dynamic MACs on this set;
 (4) score ``noisy``, every level and every ``--system`` with the score stage (:func:`bench.score.cli.run`:
 same metrics, failure accounting and bootstrap CIs, paired differences vs ``--reference``) into
@@ -186,14 +186,16 @@ def enhance_pairs(pairs: pd.DataFrame, models: dict[str, Path], out_dir: Path, s
     from tqdm import tqdm
 
     from bench import macs as M
-    from bench.enhance import _stats, load_model, write_wav_int16
+    from bench.macs import mean_p5_p95
+    from bench.models.registry import load_checkpoint
+    from datagen.audio_io import write_wav_int16
     from datagen.audio_io import AudioInputError, load_audio
 
     dev = torch.device(device)
     loaded = {}
     for lv, path in models.items():
         try:
-            model, cfg, ck = load_model(path, dev)
+            model, cfg, ck = load_checkpoint(path, dev)
         except (FileNotFoundError, ValueError, RuntimeError) as e:
             raise EvaluateError(f"{path}: cannot load the model ({str(e).splitlines()[0]})") from None
         if cfg.hop_length != hop_length:
@@ -228,8 +230,8 @@ def enhance_pairs(pairs: pd.DataFrame, models: dict[str, Path], out_dir: Path, s
         if cfg.gated:
             kf = np.concatenate(keep_frames)
             mf = np.concatenate(macs_frames) * fps / 1e6
-            s.update(realised_keep={**_stats(kf.mean(1)), "per_block": kf.mean(0).tolist()},
-                     dynamic_mmacs_per_s=_stats(mf), mac_saving=1.0 - float(mf.mean()) / dense)
+            s.update(realised_keep={**mean_p5_p95(kf.mean(1)), "per_block": kf.mean(0).tolist()},
+                     dynamic_mmacs_per_s=mean_p5_p95(mf), mac_saving=1.0 - float(mf.mean()) / dense)
         else:
             s.update(realised_keep={"mean": 1.0, "p5": 1.0, "p95": 1.0, "per_block": [1.0] * len(model.block_channels)},
                      dynamic_mmacs_per_s={"mean": dense, "p5": dense, "p95": dense}, mac_saving=0.0)

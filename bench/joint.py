@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.probes.linear import metrics
+from bench.task_metrics import metrics
 from datagen.dataset import load_classes, load_metadata
 
 from bench.tasks import FRAME_TASKS  # noqa: E402  (the task list: bench/tasks.py SPECS)
@@ -180,7 +180,7 @@ def build_heads(cfg: JointConfig, model_cfg, dataset_dir: str | Path, train_labe
 @torch.no_grad()
 def evaluate_heads(model, heads: ProbeHeads, audio, lab: SplitLabels) -> dict:
     """The heads' own scores on full utterances of a split, on each task's frames, with the probes' metrics
-    (``bench.probes.linear.metrics``, natural units, F0 in Hz): ``{task: {metric: value, "n_frames": N}}``."""
+    (``bench.task_metrics.metrics``, natural units, F0 in Hz): ``{task: {metric: value, "n_frames": N}}``."""
     was = model.training, heads.training
     model.eval(); heads.eval()
     pairs = {t: ([], []) for t in heads.tasks}       # task -> (true values, predictions), per utterance

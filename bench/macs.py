@@ -116,3 +116,10 @@ def macs_summary(cfg: FSENetConfig, gates_bool: np.ndarray | None = None, sample
         out.update(dynamic_macs_per_frame_mean=float(dyn.mean()), dynamic_macs_per_s=float(dyn.mean() * fps),
                    mac_saving_vs_dense=float(1.0 - dyn.mean() / d["total"]))
     return out
+
+
+def mean_p5_p95(x) -> dict:
+    """``{"mean", "p5", "p95"}`` of per-frame values (realised keep, dynamic MMAC/s) as floats."""
+    import numpy as np
+
+    return {"mean": float(np.mean(x)), "p5": float(np.percentile(x, 5)), "p95": float(np.percentile(x, 95))}

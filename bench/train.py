@@ -38,6 +38,8 @@ from bench import distributed as D
 from bench import joint as J
 from bench.data import SplitAudio, crop_batches, derive_seed, full_utterance_batches, load_split_audio, n_batches
 from bench.params import load_params, params_hash
+from bench.runinfo import cpu_model, git_info, versions  # noqa: F401  (versions: re-exported)
+from datagen.atomic import write_json
 
 CHECKPOINT_FORMAT = 1
 
@@ -46,46 +48,12 @@ CHECKPOINT_FORMAT = 1
 # small helpers
 # ----------------------------------------------------------------------------------------------------
 
-from datagen.config import REPLICATE_RE  # noqa: E402  (<level>_seed<k>)
-
-
-def parse_level(params: dict, level: str) -> tuple[str, int]:
-    """``(base level, training-seed index)``: ``keep50`` -> ("keep50", 0); a seed replicate
-    ``keep50_seed2`` -> ("keep50", 2). Replicates are listed in ``levels`` (so enhance/score/report treat
-    them as systems; probes skip them), carry their base level's keep, and are the same recipe with other
-    seeds: model init, data order and, for gated levels, the warm start ``<init_gated_from>_seed<k>``."""
-    levels = params.get("levels") or {}
-    if level not in levels:
-        raise KeyError(f"params: level {level!r} not in levels {sorted(levels)}")
-    m = REPLICATE_RE.match(level)
-    if m and m.group("base") in levels:
-        base = m.group("base")
-        if float(levels[level]) != float(levels[base]):
-            raise ValueError(f"params: levels.{level} = {levels[level]} must equal its base levels.{base} = "
-                             f"{levels[base]} (a seed replicate)")
-        return base, int(m.group("k"))
-    return level, 0
-
-
-def replicate_levels(params: dict) -> list[str]:
-    """Seed replicates listed in ``levels`` (``<level>_seed<k>`` of another level)."""
-    return [lv for lv in (params.get("levels") or {}) if parse_level(params, lv)[1] > 0]
+from bench.levels import level_keep, parse_level, replicate_levels  # noqa: E402,F401  (re-exported)
 
 
 def data_seed(params: dict, level: str) -> int:
     """Seed of the crop order/positions: ``params.seed`` for plain levels, + 1000 k for replicate k."""
     return int(params["seed"]) + 1000 * parse_level(params, level)[1]
-
-
-def level_keep(params: dict, level: str) -> float:
-    """Target keep ratio of ``level`` (or of its base level for a seed replicate); a clear error for
-    unknown names or values outside (0, 1]."""
-    levels = params.get("levels") or {}
-    parse_level(params, level)
-    keep = float(levels[level])
-    if not 0.0 < keep <= 1.0:
-        raise ValueError(f"params: levels.{level} = {keep}, expected a keep ratio in (0, 1]")
-    return keep
 
 
 def level_seed(params: dict, level: str) -> int:
@@ -176,29 +144,10 @@ def warm_start(model, path: Path) -> None:
         raise ValueError(f"{path}: not a compatible static model (missing {missing[:4]}, unexpected {unexpected[:4]})")
 
 
-def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("torch", "numpy", "dvclive"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def atomic_torch_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_json(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, path)
 
 
@@ -232,20 +181,25 @@ def config_to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def config_from_dict(d: dict, architecture: str = "conv_fsenet"):
-    """Rebuild a model config from :func:`config_to_dict` (``architecture``: a registry name)."""
-    from bench.models.registry import config_from_checkpoint
-
-    return config_from_checkpoint({"config": d, "architecture": architecture})
-
-
-# ----------------------------------------------------------------------------------------------------
-# loss and evaluation
-# ----------------------------------------------------------------------------------------------------
-
 def clean_stft(model, clean: torch.Tensor) -> torch.Tensor:
     """Complex STFT (B, F, T) of the clean target with the model's own analysis (same window/grid)."""
     return D.unwrap(model).stft(clean)
+
+
+def _enhancement_loss(m, out, clean: torch.Tensor, train_p: dict, b: int | None = None) -> torch.Tensor:
+    """The enhancement loss of ``out`` against ``clean`` (B, L) (only utterance ``b`` when given):
+    compressed spectral loss (``train.loss_mag_weight``; level from ``train.loss_level``: ``clean_active`` or
+    ``noisy_rms``) + ``train.loss_sisdr_weight`` x negative SI-SDR."""
+    from bench.models.loss import enhancement_loss
+
+    sl = slice(None) if b is None else slice(b, b + 1)
+    enh, cl = out.enhanced[sl], clean[sl]
+    n = min(enh.shape[-1], cl.shape[-1])
+    level = train_p.get("loss_level", "clean_active")
+    return enhancement_loss(out.enhanced_spec[sl], clean_stft(m, cl), enh[..., :n], cl[..., :n],
+                            exponent=m.cfg.compress_exponent, mag_weight=float(train_p.get("loss_mag_weight", 0.7)),
+                            sisdr_weight=float(train_p.get("loss_sisdr_weight", 0.0)),
+                            level_ref=out.noisy_spec[sl] if level == "noisy_rms" else None)
 
 
 def step_losses(model, noisy: torch.Tensor, clean: torch.Tensor, keep: float, train_p: dict,
@@ -253,13 +207,11 @@ def step_losses(model, noisy: torch.Tensor, clean: torch.Tensor, keep: float, tr
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, object]:
     """(total, spectral, budget or None, ModelOutput) for one batch. ``budget_per_block``: every block
     meets the target (``model.gate.budget: per_block``) or one budget over all blocks (``global``)."""
-    from bench.models.loss import budget_loss, compressed_spectral_loss
+    from bench.models.loss import budget_loss
 
     m = D.unwrap(model)
     out = model(noisy)
-    spec = compressed_spectral_loss(out.enhanced_spec, clean_stft(m, clean),
-                                    exponent=m.cfg.compress_exponent,
-                                    mag_weight=float(train_p.get("loss_mag_weight", 0.7)))
+    spec = _enhancement_loss(m, out, clean, train_p)
     if out.gates is None:
         return spec, spec, None, out
     bud = budget_loss(out.gates, keep, per_block=budget_per_block)
@@ -272,8 +224,6 @@ def evaluate(model, audio: SplitAudio, keep: float, train_p: dict, batch_size: i
     """Mean spectral loss over full valid utterances (weighted by utterances), realised keep per block
     (fraction of ones over channels x frames, averaged over utterances) and, optionally, per-frame gates
     (list of bool (T, n_blocks, H) arrays of this rank's utterances)."""
-    from bench.models.loss import compressed_spectral_loss
-
     m = D.unwrap(model)
     was_training = m.training
     m.eval()
@@ -283,9 +233,7 @@ def evaluate(model, audio: SplitAudio, keep: float, train_p: dict, batch_size: i
     for noisy, clean in full_utterance_batches(audio, batch_size, info.rank, info.world_size):
         out = m(noisy)
         for b in range(noisy.shape[0]):  # per-utterance loss so the mean does not depend on batching
-            acc[0] += float(compressed_spectral_loss(
-                out.enhanced_spec[b:b + 1], clean_stft(m, clean[b:b + 1]),
-                exponent=m.cfg.compress_exponent, mag_weight=float(train_p.get("loss_mag_weight", 0.7))))
+            acc[0] += float(_enhancement_loss(m, out, clean, train_p, b))
         acc[1] += noisy.shape[0]
         if out.gates is not None:
             acc[2] += noisy.shape[0]
@@ -598,14 +546,13 @@ def write_local_provenance(params: dict, level: str, fp: str) -> None:
     """Untracked marker ``{models_dir}/../provenance/train_<level>.json``: this workspace ran the training
     (a model restored from the DVC cache/remote has no marker; the report tells the two apart)."""
     path = Path(params["paths"]["models_dir"]).parent / "provenance" / f"train_{level}.json"
-    atomic_json({"level": level, "fingerprint": fp, "trained_in_this_workspace": True}, path)
+    write_json(path, {"level": level, "fingerprint": fp, "trained_in_this_workspace": True}, default=str)
 
 
 def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp, seed, info, device,
                    n_params, wall_s, train_wall_s, audio_s, n_train, train_duration_s, joint=None,
                    best_epoch=None, data_seed_=None, budget_mode="per_block", rank_state_sha256=None) -> dict:
     from bench.models.registry import architecture, model_spec
-    from bench.report.provenance import cpu_model, git_info
 
     arch = architecture(params)
     spec = model_spec(arch)
@@ -622,19 +569,19 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic_torch_save({"state_dict": state, "config": config_to_dict(cfg), "architecture": arch, "level": level,
                        "target_keep": keep}, out_dir / "model.pt")
-    atomic_json({"level": level, "target_keep": keep, "architecture": arch, "model_config": config_to_dict(cfg),
+    write_json(out_dir / "config.json", {"level": level, "target_keep": keep, "architecture": arch, "model_config": config_to_dict(cfg),
                  "model_config_name": params["model"]["config"], "train": params["train"],
                  "params_hash": params_hash(params), "fingerprint": fp, "seed": int(params["seed"]),
                  "model_init_seed": seed, "init_from": str(init_model_path(params, level) or "") or None,
                  "world_size": info.world_size, "device": str(device),
-                 "n_params": n_params, "versions": versions()}, out_dir / "config.json")
-    atomic_json(macs, out_dir / "macs.json")
+                 "n_params": n_params, "versions": versions()}, default=str)
+    write_json(out_dir / "macs.json", macs, default=str)
     last = history[-1] if history else {}
     commit, dirty = git_info()
     summary = {
         "level": level, "target_keep": keep, "epochs": len(history),
         "final_train_loss": last.get("train_loss"), "final_valid_loss": final["loss"],
-        "loss": "bench.models.loss.compressed_spectral_loss (valid: full utterances, mean over utterances)",
+        "loss": "bench.models.loss.enhancement_loss (compressed spectral + train.loss_sisdr_weight x -SI-SDR; valid: full utterances, mean over utterances)",
         "realised_keep_valid_mean": final.get("keep_mean", 1.0),
         "realised_keep_valid_per_block": final.get("keep_per_block"),
         "n_params": n_params, "n_train_mixtures": n_train, "train_audio_s_per_epoch": train_duration_s,
@@ -659,7 +606,7 @@ def _write_outputs(params, level, keep, cfg, model, out_dir, history, final, fp,
                        "model_init_seed": seed, "data_seed": data_seed_, "torch": torch.__version__},
         "joint": joint,   # None, or the probe-head settings and the heads' own valid scores (bench.joint)
     }
-    atomic_json(summary, out_dir / "train_summary.json")
+    write_json(out_dir / "train_summary.json", summary, default=str)
     write_local_provenance(params, level, fp)
     return summary
 

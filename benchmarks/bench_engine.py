@@ -213,8 +213,8 @@ def _calibrate(m: ConvFSENet, feats: torch.Tensor, keep: float) -> None:
 def _load_trained(path: Path, cfg_name: str, arch: dict):
     if not path.is_file():
         return None
-    from bench.enhance import load_model
-    m, cfg, _ = load_model(path, torch.device("cpu"))
+    from bench.models.registry import load_checkpoint
+    m, cfg, _ = load_checkpoint(path, torch.device("cpu"))
     if cfg.bottleneck != int(arch["bottleneck"]) or cfg.hidden != int(arch["hidden"]):
         return None
     return m
@@ -238,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     for lv in a.levels:
         if lv not in levels:
             raise SystemExit(f"{a.params}: level {lv!r} not in levels {sorted(levels)}")
+    from bench.models.registry import architecture, model_spec
+    spec_ = model_spec(architecture(params))
+    if spec_.streaming_engine is None:
+        raise SystemExit(f"model.architecture {spec_.name!r} registers no streaming engine (bench/models/registry.py)")
+    engine = spec_.streaming_engine   # bench.engine.StreamingEngine for conv_fsenet
     load_start = os.getloadavg()
     wave, audio_src = _audio(params, a.seconds)
     hop_s = params["frames"]["hop_length"] / params["frames"]["sample_rate_hz"]
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 _calibrate(m, feats, keep)
             frames = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
             T = frames.shape[0]
-            dense = StreamingEngine(m, skip=False)
+            dense = engine(m, skip=False)
             dense_pf = dense_macs_per_frame(cfg)["total"]
             row = dict(config=cfg_name, level=lv, target_keep=keep, model_source=source, causal=cfg.causal,
                        latency=dense.latency_ms(int(params["frames"]["sample_rate_hz"])),
@@ -327,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         eg.run(spec)
         em, e_ns = eg.run(spec)
         fr = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
-        dense = StreamingEngine(m, skip=False)
+        dense = engine(m, skip=False)
         d_ns, _ = _interleaved(dense, dense.twin(False), fr, None, a.reps)
         cpu_d = _interleaved.cpu_ns_per_frame[0]
         eager_rows.append(dict(config=cfg_name, eager=_stats(e_ns, hop_s), dense_engine=_stats(d_ns, hop_s),

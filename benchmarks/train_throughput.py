@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
-from bench.train import step_losses, versions  # noqa: E402
+from bench.runinfo import versions  # noqa: E402
+from bench.train import step_losses  # noqa: E402
 
 
 def measure(params: dict, config: str, keep: float, steps: int, warmup: int, device: torch.device) -> dict:

@@ -317,3 +317,10 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def write_flac_atomic(path: str | os.PathLike, x: np.ndarray, sr: int) -> None:
     """Write (n,) or (n, ch) float samples in [-1, 1] as 16-bit FLAC via a temp name + os.replace."""
     write_sound(path, np.clip(np.asarray(x, np.float32), -1.0, 1.0), int(sr), subtype="PCM_16", format="FLAC")
+
+
+def write_wav_int16(path: str | os.PathLike, x: np.ndarray, sample_rate_hz: int) -> None:
+    """float waveform -> 16-bit PCM WAV, atomically: ``round(clip(x, -1, 32767/32768) * 32768)``, so a value
+    read back as int16 / 32768 returns exactly (enhanced audio, evaluate outputs)."""
+    q = np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+    write_sound(path, q, int(sample_rate_hz), subtype="PCM_16", format="WAV")

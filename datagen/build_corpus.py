@@ -1,8 +1,10 @@
 """``sebench build-corpus``: rebuild ``datagen/embedded/`` (the shipped default corpus) from Debian packages.
 
-Speech: Asterisk IVR prompts (``asterisk-core-sounds-{en,es,fr,it,ru}-g722``), 4 speakers. Noise: OpenSFX
-(``openttd-opensfx``), Minetest (``minetest-data``), freedesktop sounds (``sound-theme-freedesktop``) and
-Asterisk music on hold (``asterisk-moh-opsound-g722``), mapped to a small fixed taxonomy by hand-curated
+Speech: Asterisk IVR prompts (``asterisk-core-sounds-{en,es,fr,it,ru}-g722``), 4 speakers; LibriSpeech
+readers (``--librispeech-dir``); Fish Fillets NG nl/cs fish voices and the KDE education voices
+(klettres, ktuberling, kajongg). Noise: OpenSFX (``openttd-opensfx``), Minetest (``minetest-data``),
+freedesktop sounds (``sound-theme-freedesktop``), Asterisk music on hold (``asterisk-moh-opsound-g722``),
+bucklespring keystrokes and Fish Fillets effects, mapped to a small fixed taxonomy by hand-curated
 tables below (each entry names its licence and author from the package's copyright/README files).
 
 Deterministic: sorted file lists and a fixed selection rule (candidates ordered by sha256 of their
@@ -354,8 +356,9 @@ def _noise_clip(x: np.ndarray, sr: int, ch: int, source_id: str, relpath: str, c
     return Clip(source_id, "noise", relpath, y, sr, ch, "", cls, group, licence, author, origin)
 
 
-def select_noise(keyboard: bool = True) -> list[Clip]:
+def select_noise(keyboard: bool = True, fillets: bool = True) -> list[Clip]:
     clips: list[Clip] = select_keyboard() if keyboard else []
+    clips += select_fillets_effects() if fillets else []
     for e in parse_opensfx():
         cls = OPENSFX_CLASSES.get(e["index"])
         if cls is None:
@@ -511,6 +514,28 @@ KEYBOARD_GROUPS = 12        # disjoint key subsets -> 12 typing clips, each its 
 KEYBOARD_CLIP_S = 8.0
 
 
+def arrange_typing(sounds: dict, group_keys: list[str], seed_name: str, clip_s: float) -> np.ndarray:
+    """Word-like bursts of keystrokes, float32 (clip_s * SR,). ``sounds[key] = ([press, (release)], sr, ch)``
+    (16 kHz mono arrays; the release, if any, starts 60-120 ms after the press); keys drawn from
+    ``group_keys`` and timing from an RNG seeded by sha256(``seed_name``). Hand-written: no library
+    arranges per-key recordings into typing."""
+    n = int(clip_s * SR)
+    rng = np.random.default_rng(int(_order_key(seed_name)[:8], 16))
+    y = np.zeros(n + SR, np.float64)
+    t = int(rng.uniform(0.05, 0.3) * SR)
+    while t < n:
+        for _ in range(int(rng.integers(3, 9))):          # one word: 3..8 keystrokes
+            k = group_keys[int(rng.integers(len(group_keys)))]
+            parts, _, _ = sounds[k]
+            up = t + int(rng.uniform(0.06, 0.12) * SR)
+            for s0, snd in zip((t, up), parts):
+                e = min(len(y), s0 + len(snd))
+                y[s0:e] += snd[: e - s0]
+            t += int(rng.uniform(0.09, 0.22) * SR)          # inter-key interval
+        t += int(rng.uniform(0.25, 0.7) * SR)               # gap between words
+    return y[:n].astype(np.float32)
+
+
 def select_keyboard(wav_dir: Path = BUCKLESPRING_DIR, n_groups: int = KEYBOARD_GROUPS,
                     clip_s: float = KEYBOARD_CLIP_S) -> list[Clip]:
     """Keyboard-typing clips from bucklespring's real IBM Model M recordings (``<key>-0.wav`` press,
@@ -533,29 +558,169 @@ def select_keyboard(wav_dir: Path = BUCKLESPRING_DIR, n_groups: int = KEYBOARD_G
             pair.append(to_16k_mono(x, sr))
         sounds[k] = (pair, sr, ch)
     clips = []
-    n = int(clip_s * SR)
     for g in range(n_groups):
         group_keys = keys[g::n_groups]
-        rng = np.random.default_rng(int(_order_key(f"bucklespring-group-{g}")[:8], 16))
-        y = np.zeros(n + SR, np.float64)
-        t = int(rng.uniform(0.05, 0.3) * SR)
-        while t < n:
-            for _ in range(int(rng.integers(3, 9))):          # one word: 3..8 keystrokes
-                k = group_keys[int(rng.integers(len(group_keys)))]
-                (press, release), _, _ = sounds[k]
-                up = t + int(rng.uniform(0.06, 0.12) * SR)
-                for s0, snd in ((t, press), (up, release)):
-                    e = min(len(y), s0 + len(snd))
-                    y[s0:e] += snd[: e - s0]
-                t += int(rng.uniform(0.09, 0.22) * SR)          # inter-key interval
-            t += int(rng.uniform(0.25, 0.7) * SR)               # gap between words
-        y = y[:n].astype(np.float32)
+        y = arrange_typing(sounds, group_keys, f"bucklespring-group-{g}", clip_s)
         sr0, ch0 = sounds[group_keys[0]][1], sounds[group_keys[0]][2]
         name = f"bucklespring_typing_{g:02d}"
         clips.append(Clip(f"emb-nz-{name}", "noise", f"noise/keyboard_typing__{name}.flac", y, sr0, ch0, "",
                           "keyboard_typing", f"bucklespring:keys{g:02d}", "GPL-2.0-or-later",
                           "Ico Doornekampt (bucklespring)",
                           f"bucklespring-data:{wav_dir} keys {' '.join(group_keys)} (typing arranged, seeded)"))
+    return clips
+
+
+# ---------------------------------------------------------------------------------------------------- game / KDE voices
+# More voices for the train split (Debian, GPL): acted dialogue of Fish Fillets NG (nl and cs dubbing, the two
+# fish) and the KDE education voices (klettres letters/syllables, ktuberling words, kajongg game calls). Their
+# speakers are listed in params.yaml's corpus.speech_split.train (or have no known gender), so the valid/test
+# draw from the LibriSpeech readers is unchanged. One voice per folder is assumed (klettres/ktuberling: one
+# volunteer per language; the same person may have recorded a language for both programs).
+FILLETS_SOUND_DIR = Path("/usr/share/games/fillets-ng/sound")
+KLETTRES_DIR = Path("/usr/share/klettres")
+KTUBERLING_DIR = Path("/usr/share/ktuberling/sounds")
+KAJONGG_DIR = Path("/usr/share/kajongg/voices")
+FILLETS_AUTHOR = "Fish Fillets NG (ALTAR interactive; Ivo and Pavel Danihelka et al.), {lang} dubbing"
+#: speaker -> (language folder, role code in the file names, gender). Role codes from the game's scripts
+#: (fillets-ng-data script/*/dialogs_*.lua): ``<level>-m-*`` = the small fish (female voice), ``-v-`` the big fish (male).
+FILLETS_VOICES = {"fillets_nl_m": ("nl", "m", "F"), "fillets_nl_v": ("nl", "v", "M"),
+                  "fillets_cs_m": ("cs", "m", "F"), "fillets_cs_v": ("cs", "v", "M")}
+FILLETS_PER_SPEAKER_S = 75.0
+#: klettres languages kept: ml, tn, hu, cs dropped (clipped or noisy recordings, listened to)
+KLETTRES_LANGS = ["ar", "da", "de", "en", "en_GB", "es", "fr", "he", "it", "lt", "nb", "nds", "nl", "pt_BR", "ru", "uk"]
+#: ktuberling languages kept: gl, nl, sr* dropped (noisy or 8 kHz-band); files below 16 kHz are skipped too
+KTUBERLING_LANGS = ["ca", "da", "de", "el", "en", "lt", "ru", "sl", "uk", "wa"]
+KAJONGG_VOICES = {"female1": "F", "female2": "F", "male1": "M", "male2": "M"}   # each in en (top level) and de/
+KDE_PER_SPEAKER_S = 25.0
+MIN_WORD_S = 0.4                      # single words / letters: shorter clips after trimming are dropped
+MIN_PEAK = 0.01                       # quieter recordings (peak below -40 dBFS; some Kajongg calls) are skipped
+CLIPPED_LEVEL = 0.99                  # a recording with more than MAX_CLIPPED_FRACTION of its samples at or
+MAX_CLIPPED_FRACTION = 1e-3           # above CLIPPED_LEVEL full scale is clipped: skipped
+
+
+def _take_voice(speaker: str, queues: list[list[tuple]], budget_s: float, min_s: float, gender: str,
+                licence: str, author: str, pkg: str) -> list[Clip]:
+    """Clips of one speaker from candidate queues ``[(order key, tag, path), ...]`` (each sorted by key),
+    alternating between queues, until ``budget_s`` seconds; clips outside [min_s, MAX_PROMPT_S] after
+    trimming, below 16 kHz, clipped or with a peak below MIN_PEAK are skipped. DC offsets above DC_LIMIT are removed as for LibriSpeech."""
+    clips, total, i = [], 0.0, 0
+    queues = [list(q) for q in queues]
+    while total < budget_s and any(queues):
+        q = queues[i % len(queues)]
+        i += 1
+        if not q:
+            continue
+        _, tag, p = q.pop(0)
+        x, sr, ch = read_audio_bytes(p.read_bytes(), str(p))
+        if sr < SR or np.mean(np.abs(x) >= CLIPPED_LEVEL) > MAX_CLIPPED_FRACTION:
+            continue
+        y = trim_silence(to_16k_mono(x, sr))
+        if not min_s <= len(y) / SR <= MAX_PROMPT_S or np.abs(y).max() < MIN_PEAK:
+            continue
+        dc = float(np.mean(y, dtype=np.float64))
+        note = ""
+        if abs(dc) > DC_LIMIT:
+            y = (y.astype(np.float64) - dc).astype(np.float32)
+            note = f" [DC offset {dc:+.4f} FS removed]"
+        stem = _slug(tag)
+        clips.append(Clip(source_id=f"emb-sp-{speaker}-{stem}", kind="speech",
+                          relpath=f"speech/{speaker}__{stem}.flac", audio=y, orig_sample_rate_hz=sr,
+                          orig_channels=ch, speaker=speaker, noise_class="", split_group=speaker, licence=licence,
+                          author=author, origin=f"{pkg}:{p.as_posix()}{note}", gender=gender))
+        total += len(y) / SR
+    if not clips:
+        raise CorpusBuildError(f"speaker {speaker}: no usable clip in {pkg}")
+    return clips
+
+
+def _queue(files: list[Path], root: Path, prefix: str) -> list[tuple]:
+    """Candidates ordered by sha256 of ``<prefix>/<path relative to root>`` (the selection order)."""
+    out = []
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        out.append((_order_key(f"{prefix}/{rel}"), rel[: -len(p.suffix)], p))
+    return sorted(out)
+
+
+def select_game_voices(fillets_s: float = FILLETS_PER_SPEAKER_S, kde_s: float = KDE_PER_SPEAKER_S) -> list[Clip]:
+    """Fillets nl/cs fish voices (``fillets_s`` each, sentences >= MIN_PROMPT_S) and the KDE voices
+    (``kde_s`` each, words >= MIN_WORD_S): speakers ``fillets_<lang>_<m|v>``, ``klettres_<lang>``,
+    ``ktuberling_<lang>`` (gender unknown: never drawn for valid/test) and ``kajongg_<voice>``."""
+    for d, pkg in ((FILLETS_SOUND_DIR, "fillets-ng-data-nl / fillets-ng-data-cs"), (KLETTRES_DIR, "klettres-data"),
+                   (KTUBERLING_DIR, "ktuberling-data"), (KAJONGG_DIR, "kajongg (apt-get download kajongg; "
+                                                                      "dpkg-deb -x kajongg_*.deb /)")):
+        if not d.is_dir():
+            raise CorpusBuildError(f"{d}: missing; install {pkg}")
+    clips: list[Clip] = []
+    for spk, (lang, role, gender) in sorted(FILLETS_VOICES.items()):
+        files = sorted(f for f in FILLETS_SOUND_DIR.glob(f"*/{lang}/*-{role}-*.ogg"))
+        clips += _take_voice(spk, [_queue(files, FILLETS_SOUND_DIR, "fillets")], fillets_s, MIN_PROMPT_S, gender,
+                             "GPL-2.0-only", FILLETS_AUTHOR.format(lang=lang), f"fillets-ng-data-{lang}")
+    for lang in KLETTRES_LANGS:
+        qs = [_queue(sorted((KLETTRES_DIR / lang / sub).glob("*.ogg")), KLETTRES_DIR, "klettres")
+              for sub in ("alpha", "syllab")]
+        clips += _take_voice(f"klettres_{_slug(lang)}", [q for q in qs if q], kde_s, MIN_WORD_S, "", "GPL-2.0-or-later",
+                             "KLettres contributors (KDE Education; voice: a volunteer per language)", "klettres-data")
+    for lang in KTUBERLING_LANGS:
+        q = _queue(sorted((KTUBERLING_DIR / lang).glob("*.ogg")), KTUBERLING_DIR, "ktuberling")
+        clips += _take_voice(f"ktuberling_{_slug(lang)}", [q], kde_s, MIN_WORD_S, "", "GPL-2.0-or-later",
+                             "KTuberling contributors (KDE; voice: a volunteer per language)", "ktuberling-data")
+    for voice, gender in sorted(KAJONGG_VOICES.items()):
+        qs = [_queue(sorted((KAJONGG_DIR / sub).glob("*.ogg")), KAJONGG_DIR, "kajongg") for sub in (voice, f"de/{voice}")]
+        clips += _take_voice(f"kajongg_{voice}", qs, kde_s, MIN_WORD_S, gender, "GPL-2.0-or-later",
+                             "Wolfgang Rohdewald (Kajongg voices)", "kajongg")
+    return clips
+
+
+#: hand map of the useful Fish Fillets NG sound effects (Czech-abbreviated names; listened to): file glob
+#: relative to the sound folder -> (noise class, split group)
+FILLETS_EFFECTS = {
+    "share/sp-bubles_0[0-9].ogg": ("water_nature", "fillets:bubbles"),
+    "share/sp-impact_*.ogg": ("domestic_impacts", "fillets:impacts"),
+    "keys/en/unlocking-[0-9].ogg": ("domestic_impacts", "fillets:lock"),
+    "dump/en/sm-x-tiktak.ogg": ("domestic_impacts", "fillets:clock_tick"),
+    "bathyscaph/en/bat-t-phone[0-9].ogg": ("alarms_signals", "fillets:phone"),
+    "steel/en/steel-x-redalert.ogg": ("alarms_signals", "fillets:red_alert"),
+    "engine/en/mot-x-motor.ogg": ("machinery_tools", "fillets:motor"),
+    "bathroom/en/br-x-pracka.ogg": ("machinery_tools", "fillets:washing_machine"),
+    "cancan/en/kan-klavir-music.ogg": ("music", "fillets:cancan_piano"),
+}
+FILLETS_KEYBOARD_GROUPS = 3   # the game's PC-keyboard keystrokes (linux/en/{key,enter,space}*.ogg) -> 3 typing clips
+
+
+def select_fillets_effects(sound_dir: Path = FILLETS_SOUND_DIR) -> list[Clip]:
+    """Noise clips from :data:`FILLETS_EFFECTS` plus keyboard typing arranged from the game's keystrokes."""
+    if not sound_dir.is_dir():
+        raise CorpusBuildError(f"{sound_dir}: missing; install fillets-ng-data")
+    clips = []
+    author = "Fish Fillets NG (ALTAR interactive; Ivo and Pavel Danihelka et al.)"
+    for pattern in sorted(FILLETS_EFFECTS):
+        cls, group = FILLETS_EFFECTS[pattern]
+        files = sorted(sound_dir.glob(pattern))
+        if not files:
+            raise CorpusBuildError(f"{sound_dir}: no {pattern}")
+        for f in files:
+            x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
+            name = f"fillets_{_slug(f.relative_to(sound_dir).as_posix()[:-4])}"
+            c = _noise_clip(x, sr, ch, f"emb-nz-{name}", f"noise/{cls}__{name}.flac", cls, group,
+                            "GPL-2.0-only", author, f"fillets-ng-data:{f}")
+            if c:
+                clips.append(c)
+    keys = sorted(sound_dir.glob("linux/en/*.ogg"), key=lambda f: _order_key(f"fillets/{f.name}"))
+    if len(keys) < FILLETS_KEYBOARD_GROUPS:
+        raise CorpusBuildError(f"{sound_dir / 'linux/en'}: only {len(keys)} keystroke recordings")
+    sounds = {}
+    for f in keys:
+        x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
+        sounds[f.stem] = ([to_16k_mono(x, sr)], sr, ch)
+    for g in range(FILLETS_KEYBOARD_GROUPS):
+        group_keys = [f.stem for f in keys[g::FILLETS_KEYBOARD_GROUPS]]
+        y = arrange_typing(sounds, group_keys, f"fillets-keys-group-{g}", KEYBOARD_CLIP_S)
+        name = f"fillets_typing_{g:02d}"
+        clips.append(Clip(f"emb-nz-{name}", "noise", f"noise/keyboard_typing__{name}.flac", y,
+                          sounds[group_keys[0]][1], sounds[group_keys[0]][2], "", "keyboard_typing",
+                          f"fillets:keys{g:02d}", "GPL-2.0-only", author,
+                          f"fillets-ng-data:{sound_dir / 'linux/en'} keys {' '.join(group_keys)} (typing arranged, seeded)"))
     return clips
 
 
@@ -677,6 +842,12 @@ def cli(argv: list[str]) -> int:
                          "standard tree); adds its readers as speakers ls<spk>")
     ap.add_argument("--librispeech-per-speaker", type=int, default=1, help="utterances per reader (default 1)")
     ap.add_argument("--no-keyboard", action="store_true", help="skip the bucklespring keyboard-typing class")
+    ap.add_argument("--no-game-voices", action="store_true",
+                    help="skip the Fish Fillets / KDE voices and the Fish Fillets effects")
+    ap.add_argument("--fillets-per-speaker-s", type=float, default=FILLETS_PER_SPEAKER_S,
+                    help=f"speech per Fish Fillets voice in seconds (default {FILLETS_PER_SPEAKER_S:g})")
+    ap.add_argument("--kde-per-speaker-s", type=float, default=KDE_PER_SPEAKER_S,
+                    help=f"speech per KDE voice in seconds (default {KDE_PER_SPEAKER_S:g})")
     ap.add_argument("--f0-model", default=None, help="CREPE model of the F0 cache (default: labels.f0.model)")
     ap.add_argument("--f0", action="store_true", help="also compute the F0 cache after building")
     ap.add_argument("--f0-only", action="store_true", help="only (re)compute missing F0 cache entries")
@@ -694,7 +865,9 @@ def cli(argv: list[str]) -> int:
         clips = select_speech(a.speech_per_speaker_s)
         if a.librispeech_dir:
             clips += select_librispeech(Path(a.librispeech_dir), a.librispeech_per_speaker, p["labels"]["vad"])
-        clips += select_noise(keyboard=not a.no_keyboard)
+        if not a.no_game_voices:
+            clips += select_game_voices(a.fillets_per_speaker_s, a.kde_per_speaker_s)
+        clips += select_noise(keyboard=not a.no_keyboard, fillets=not a.no_game_voices)
         rows = write_corpus(clips, out_dir)
         print(summary(rows, out_dir))
     if a.f0 or a.f0_only:

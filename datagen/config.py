@@ -373,6 +373,8 @@ class Train(Section):
     lr: PosFloat
     lr_min: NonNegFloat
     loss_mag_weight: Fraction
+    loss_sisdr_weight: NonNegFloat                # weight of -SI-SDR (dB) added to the spectral loss (0: off)
+    loss_level: Literal["clean_active", "noisy_rms"]   # per-utterance level the spectral loss divides by
     device: Name                                  # auto | cpu | cuda[:k]
     num_threads: PosInt
     grad_clip_norm: Optional[PosFloat]            # None: no gradient clipping
@@ -574,10 +576,11 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
                "paths.reports_dir", "labels"),
     "train_static": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "train.epochs",
                      "train.batch_size", "train.crop_s", "train.lr", "train.lr_min", "train.loss_mag_weight",
+                     "train.loss_sisdr_weight", "train.loss_level",
                      "train.grad_clip_norm", "train.patience", "train.select"),
     "train": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "train.epochs", "train.epochs_gated",
               "train.init_gated_from", "train.joint", "train.batch_size", "train.crop_s", "train.lr", "train.lr_min",
-              "train.loss_mag_weight", "train.grad_clip_norm", "train.patience", "train.select",
+              "train.loss_mag_weight", "train.loss_sisdr_weight", "train.loss_level", "train.grad_clip_norm", "train.patience", "train.select",
               "train.budget_overrides", "train.init_overrides"),
     "enhance": ("frames", "paths.dataset_dir", "paths.models_dir", "paths.enhanced_dir", "enhance"),
     "score": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.scores_dir", "paths.reports_dir",

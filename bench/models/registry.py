@@ -106,11 +106,6 @@ def build_from_params(params: dict, keep: float) -> tuple[torch.nn.Module, Any]:
     return spec.build(cfg), cfg
 
 
-def config_from_checkpoint(ck: dict) -> Any:
-    """The config stored in a ``model.pt`` dict (architecture from its ``architecture`` key)."""
-    return model_spec(ck.get("architecture", DEFAULT_ARCHITECTURE)).config_from_dict(ck["config"])
-
-
 def load_checkpoint(model_path: str | Path, device: torch.device | str = "cpu"
                     ) -> tuple[torch.nn.Module, Any, dict]:
     """(model in eval mode on ``device``, config, checkpoint dict) from a ``model.pt`` of ``sebench train``."""

@@ -1,8 +1,8 @@
 """Figures of the probe stage (matplotlib, Agg backend, PNG). Each ``plot_*`` writes one file atomically;
 the matching ``make_*`` returns the Figure (tests measure it).
 
-Drawn under :data:`bench.report.plots.STYLE` (constrained layout, fonts >= 9 pt) at most
-:data:`bench.report.plots.PAGE_WIDTH_IN` wide, at :data:`DPI`, so that the report page shows them without
+Drawn under :data:`bench.plotstyle.STYLE` (constrained layout, fonts >= 9 pt) at most
+:data:`bench.plotstyle.PAGE_WIDTH_IN` wide, at :data:`DPI`, so that the report page shows them without
 shrinking text below 9 pt. Class labels get categorical colours (tab10/tab20) with a legend naming the
 classes; continuous quantities get a colour bar.
 """
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.report.plots import PAGE_WIDTH_IN, STYLE  # noqa: E402
+from bench.plotstyle import PAGE_WIDTH_IN, STYLE  # noqa: E402
 
 DPI = 100   # 1 inch = 100 px on the page: PAGE_WIDTH_IN inches fit its 1280 px without scaling
 

@@ -30,13 +30,7 @@ import pandas as pd  # noqa: E402
 from bench.report import leaderboard as _L  # noqa: E402
 from bench.report.leaderboard import NA, NOISY, PAPER_PROBES, PROBE_COLUMNS, _num  # noqa: E402
 
-DPI = 100
-#: widest figure (inches): 1280 px at DPI, the page's content width (html.CSS max-width minus margins)
-PAGE_WIDTH_IN = 12.8
-MIN_FONT_PT = 9.0
-STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9.5,
-         "ytick.labelsize": 9.5, "legend.fontsize": 9.5, "legend.title_fontsize": 9.5, "figure.titlesize": 12,
-         "figure.constrained_layout.use": True, "axes.prop_cycle": plt.cycler(color=plt.get_cmap("tab10").colors)}
+from bench.plotstyle import DPI, MIN_FONT_PT, PAGE_WIDTH_IN, STYLE  # noqa: E402,F401  (re-exported)
 PROBE_TITLES = {"vad_acc": "VAD accuracy", "noise_acc": "noise-class accuracy (frame)", "f0_r2": "F0 R² (Hz)",
                 "snr_r2": "frame-SNR R²"}
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from bench.params import params_hash
+from bench.runinfo import cpu_model, cuda_device, git_info  # noqa: F401  (re-exported: provenance fields)
 
 #: packages whose versions decide the numbers (model, F0 labels, metrics, probes, pipeline)
 PACKAGES = ("torch", "torchaudio", "torchcrepe", "pesq", "pystoi", "speechmos", "onnxruntime", "scikit-learn",
@@ -41,63 +42,6 @@ def dataset_hash(params: dict) -> str:
     return sha256_file(plan) if plan.is_file() else f"{MISSING}: {plan}"
 
 
-def git_info(cwd: str | Path = ".") -> tuple[str, str]:
-    """(commit hex or "unknown (reason)", dirty flag "true" | "false" | "unknown") of the repository at cwd.
-
-    Dirty = tracked files differ from HEAD (untracked files do not count: outputs live beside the code).
-    The pipeline's own committed results (``reports/``, ``dvc.lock``) are excluded: stages rewrite them while
-    the run is in progress, and they are what the commit + params reproduce, not an input to them.
-    """
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=20)
-        if commit.returncode != 0:
-            return f"unknown ({commit.stderr.strip().splitlines()[-1] if commit.stderr.strip() else 'not a git repo'})", \
-                "unknown"
-        st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                             ":(exclude)reports", ":(exclude)dvc.lock"], cwd=cwd, capture_output=True,
-                            text=True, timeout=60)
-        dirty = "unknown" if st.returncode != 0 else ("true" if st.stdout.strip() else "false")
-        return commit.stdout.strip(), dirty
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"unknown ({type(e).__name__})", "unknown"
-
-
-def package_versions(packages=PACKAGES) -> dict[str, str]:
-    """{package: installed version or "not installed"} (from package metadata; nothing is imported)."""
-    out = {}
-    for p in packages:
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            out[p] = "not installed"
-    return out
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (Linux), else platform.processor(), else "unknown"."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip() or "unknown"
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cuda_device() -> str:
-    """Name of CUDA device 0 via torch, "none" without one; torch is only asked if it is installed."""
-    try:
-        import torch
-    except ImportError:
-        return "none (torch not installed)"
-    try:
-        if torch.cuda.is_available():
-            return f"{torch.cuda.get_device_name(0)} (x{torch.cuda.device_count()}, CUDA {torch.version.cuda})"
-    except Exception as e:  # driver problems must not break a report
-        return f"none ({type(e).__name__})"
-    return "none"
-
-
 def collect(params: dict, cwd: str | Path = ".", cuda: bool = True) -> dict[str, str]:
     """The provenance dict of the current run (all values non-empty strings; see module docstring)."""
     commit, dirty = git_info(cwd)
@@ -116,6 +60,17 @@ def collect(params: dict, cwd: str | Path = ".", cuda: bool = True) -> dict[str,
     }
     prov.update({f"pkg_{k}": v for k, v in package_versions().items()})
     return prov
+
+
+def package_versions(packages=PACKAGES) -> dict[str, str]:
+    """{package: installed version or "not installed"} (from package metadata; nothing is imported)."""
+    out = {}
+    for p in packages:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
 
 
 def run_id(prov: dict) -> str:

@@ -10,7 +10,8 @@ import soundfile as sf
 import torch
 
 from bench import masks_io
-from bench.enhance import enhance_level, load_activations, load_model
+from bench.enhance import enhance_level, load_activations
+from bench.models.registry import load_checkpoint as load_model
 from bench.train import train_level
 from datagen.dataset import load_metadata, read_stem
 from tests.bench.tiny import tiny_params as _tiny

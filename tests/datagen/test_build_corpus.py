@@ -45,7 +45,7 @@ def test_files_match_index(rows):
 def test_speech_budget(rows):
     per_spk = defaultdict(float)
     for r in rows:
-        if r["kind"] == "speech" and not r["speaker"].startswith("ls"):
+        if r["kind"] == "speech" and r["speaker"] in bc.SPEAKER_GENDER:
             per_spk[r["speaker"]] += float(r["duration_s"])
             assert 1.5 <= float(r["duration_s"]) <= bc.MAX_PROMPT_S
     assert set(per_spk) == {"allison", "june", "carlo", "ivrvoice_ru"}
@@ -59,7 +59,9 @@ def test_many_voices(rows):
     genders = {r["speaker"]: r["gender"] for r in ls}
     assert len(genders) == 251
     assert sorted(genders.values()).count("F") == 125 and sorted(genders.values()).count("M") == 126
-    assert all(r["gender"] in ("F", "M") for r in rows if r["kind"] == "speech")
+    unknown = {r["speaker"] for r in rows if r["kind"] == "speech" and r["gender"] not in ("F", "M")}
+    assert all(s.startswith(("klettres_", "ktuberling_")) for s in unknown), unknown   # no gender given
+    assert all(r["gender"] == "" for r in rows if r["speaker"] in unknown)
     assert all(r["licence"] == "CC-BY-4.0" and "LibriSpeech" in r["origin"] for r in ls)
     assert sum(float(r["duration_s"]) for r in ls) > 45 * 60
 
@@ -100,10 +102,10 @@ def test_size_and_docs():
     for r in bc.read_embedded_csv(ROOT):
         assert f"| {r['path']} |" in att, f"{r['path']} missing from ATTRIBUTION.md"
     lic = (ROOT / "LICENSE").read_text()
-    for name in ("CC-BY-SA-3.0", "CC-BY-3.0", "CC-BY-4.0", "CC0-1.0", "GPL-2.0-or-later"):
+    names = {"CC-BY-SA-3.0", "CC-BY-3.0", "CC-BY-4.0", "CC0-1.0", "GPL-2.0-or-later", "GPL-2.0-only"}
+    for name in names:
         assert name in lic
-    assert {r["licence"] for r in bc.read_embedded_csv(ROOT)} <= {"CC-BY-SA-3.0", "CC-BY-3.0", "CC-BY-4.0",
-                                                                   "CC0-1.0", "GPL-2.0-or-later"}
+    assert {r["licence"] for r in bc.read_embedded_csv(ROOT)} <= names
 
 
 def test_audio_is_real_and_trimmed(rows):
@@ -150,6 +152,32 @@ def test_parse_opensfx_rejects_truncated(tmp_path):
     p.write_bytes((16).to_bytes(4, "little") + (10**6).to_bytes(4, "little") + b"\0" * 8)
     with pytest.raises(bc.CorpusBuildError, match="bad.cat"):
         bc.parse_opensfx(p)
+
+
+def test_game_and_kde_voices(rows):
+    """Fish Fillets nl/cs fish voices (~75 s each, sentences) and the KDE voices (~25 s each, words): train-only
+    speakers of the default (listed in params.yaml or without gender), none clipped."""
+    from datagen.config import load_params
+    per_spk = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "speech" and r["speaker"].startswith(("fillets_", "klettres_", "ktuberling_", "kajongg_")):
+            per_spk[r["speaker"]].append(r)
+    assert {s for s in per_spk if s.startswith("fillets_")} == set(bc.FILLETS_VOICES)
+    assert len([s for s in per_spk if s.startswith(("klettres_", "ktuberling_"))]) >= 20
+    assert len([s for s in per_spk if s.startswith("kajongg_")]) == 4
+    for spk, rs in per_spk.items():
+        total = sum(float(r["duration_s"]) for r in rs)
+        budget = bc.FILLETS_PER_SPEAKER_S if spk.startswith("fillets_") else bc.KDE_PER_SPEAKER_S
+        assert total <= budget + bc.MAX_PROMPT_S, spk
+        assert all(float(r["duration_s"]) >= (bc.MIN_PROMPT_S if spk.startswith("fillets_") else bc.MIN_WORD_S)
+                   for r in rs), spk
+        assert all(r["licence"].startswith("GPL-2.0") for r in rs), spk
+    for r in per_spk["fillets_nl_m"][:3] + per_spk["klettres_en"][:3]:
+        x, _ = sf.read(ROOT / r["path"], dtype="float32")
+        assert np.mean(np.abs(x) >= 0.99) <= bc.MAX_CLIPPED_FRACTION, r["path"]
+    listed = set(load_params()["corpus"]["speech_split"]["train"])
+    gendered = {s for s, rs in per_spk.items() if rs[0]["gender"]}
+    assert gendered <= listed, "game voices with a gender must be train-only (listed in corpus.speech_split.train)"
 
 
 needs_pkgs = pytest.mark.skipif(not (bc.OPENSFX_CAT.is_file() and bc.MINETEST_MODS.is_dir()
@@ -199,6 +227,6 @@ def test_full_rebuild_is_byte_identical(tmp_path, rows):
     from datagen.config import load_params
     vad = load_params()["labels"]["vad"]
     built = bc.write_corpus(bc.select_speech(100.0) + bc.select_librispeech(Path(ls_dir), 1, vad)
-                            + bc.select_noise(), tmp_path)
+                            + bc.select_game_voices() + bc.select_noise(), tmp_path)
     assert [(r["source_id"], r["sha256"]) for r in built] == [(r["source_id"], r["sha256"]) for r in rows]
     assert (tmp_path / "embedded.csv").read_bytes() == (ROOT / "embedded.csv").read_bytes()

@@ -66,3 +66,46 @@ def test_budget_loss_drives_realised_keep_to_target(surrogate, target):
     with torch.no_grad():
         realised = m(torch.randn(8, 2048, generator=g)).gates.mean(dim=(0, 2, 3))
     assert torch.all((realised - target).abs() < 0.1), realised
+
+
+# ---------------------------------------------------------------------------------------------------- SI-SDR term
+def test_neg_si_sdr_matches_definition_and_is_scale_invariant():
+    from bench.models.loss import neg_si_sdr
+    g = torch.Generator().manual_seed(0)
+    clean = torch.randn(3, 4000, generator=g)
+    noise = torch.randn(3, 4000, generator=g)
+    est = clean + 0.1 * noise                       # ~ 20 dB
+    c = clean - clean.mean(-1, keepdim=True)
+    e = est - est.mean(-1, keepdim=True)
+    t = (e * c).sum(-1, keepdim=True) / c.pow(2).sum(-1, keepdim=True) * c
+    ref = 10 * torch.log10(t.pow(2).sum(-1) / (e - t).pow(2).sum(-1))
+    assert float(neg_si_sdr(est, clean)) == pytest.approx(-float(ref.mean()), abs=1e-3)
+    assert float(neg_si_sdr(3.0 * est, clean)) == pytest.approx(float(neg_si_sdr(est, clean)), abs=1e-3)
+    assert float(neg_si_sdr(clean, clean)) == pytest.approx(-30.0)   # capped
+
+
+def test_neg_si_sdr_skips_silent_targets_and_has_gradients():
+    from bench.models.loss import neg_si_sdr
+    clean = torch.zeros(2, 1000)
+    clean[0] = torch.sin(torch.arange(1000) * 0.1)
+    est = (clean + 0.3 * torch.randn(2, 1000)).requires_grad_(True)
+    only_first = neg_si_sdr(est[:1], clean[:1])
+    assert float(neg_si_sdr(est, clean)) == pytest.approx(float(only_first))
+    neg_si_sdr(est, clean).backward()
+    assert torch.isfinite(est.grad).all() and est.grad[1].abs().sum() == 0
+    assert float(neg_si_sdr(est.detach()[1:], clean[1:])) == 0.0
+    with pytest.raises(ValueError, match="shape mismatch"):
+        neg_si_sdr(est[:, :10], clean)
+
+
+def test_enhancement_loss_zero_weight_is_spectral_loss():
+    from bench.models.loss import compressed_spectral_loss, enhancement_loss
+    g = torch.Generator().manual_seed(1)
+    es = torch.randn(2, 257, 20, dtype=torch.complex64, generator=g)
+    cs = torch.randn(2, 257, 20, dtype=torch.complex64, generator=g)
+    ew, cw = torch.randn(2, 5120, generator=g), torch.randn(2, 5120, generator=g)
+    base = compressed_spectral_loss(es, cs)
+    assert torch.equal(enhancement_loss(es, cs, ew, cw), base)
+    from bench.models.loss import neg_si_sdr
+    assert float(enhancement_loss(es, cs, ew, cw, sisdr_weight=0.01)) == \
+        pytest.approx(float(base + 0.01 * neg_si_sdr(ew, cw)))
