@@ -31,7 +31,7 @@ from bench.params import load_params
 from bench.levels import level_keep, parse_level
 from bench.macs import mean_p5_p95
 from bench.models.registry import load_checkpoint
-from bench.runinfo import versions
+from bench.runinfo import cpu_model, versions
 from datagen.atomic import write_json
 from datagen.audio_io import write_wav_int16
 from datagen.dataset import load_metadata, read_stem
@@ -76,6 +76,12 @@ def _pesq_wb(ref: np.ndarray, deg: np.ndarray, sr: int) -> float | None:
         return float(pesq(sr, ref.astype(np.float64), deg.astype(np.float64), "wb"))
     except Exception:  # pesq raises NoUtterancesError / BufferTooShortError / generic errors: count them
         return None
+
+
+def timing_path(params: dict, level: str) -> Path:
+    """``<enhanced_dir>_timing/<level>.json``: the enhance stage's wall time (not a DVC output)."""
+    d = Path(params["paths"]["enhanced_dir"])
+    return d.with_name(d.name + "_timing") / f"{level}.json"
 
 
 @torch.no_grad()
@@ -169,9 +175,14 @@ def enhance_level(params: dict, level: str, device_req: str | None = None, progr
                                                                 "p95": dense_per_s / 1e6}),
         "mac_saving": head.get("mac_saving", 0.0),
         "macs_implementation": "bench.macs (analytic; dynamic from recorded masks, gate cost included)",
-        "per_split": per_split, "n_mixtures": n_mix, "audio_s": audio_s, "wall_s": wall_s,
+        "per_split": per_split, "n_mixtures": n_mix, "audio_s": audio_s,
         "device": str(device), "versions": versions(),
     }
+    # Wall time lives beside the stage's output, not in it: summary.json stays byte-identical across reruns,
+    # so DVC does not rerun scoring because a run took longer.
+    write_json(timing_path(params, level), {"level": level, "wall_s": wall_s, "audio_s": audio_s,
+                                            "real_time_factor": wall_s / audio_s if audio_s else None,
+                                            "device": str(device), "cpu": cpu_model()})
     if pesq_rows:
         enh = np.array([r[0] for r in pesq_rows if r[0] is not None])
         noi = np.array([r[1] for r in pesq_rows if r[1] is not None])

@@ -16,9 +16,11 @@ Configuration (``params.train.joint``)::
       weight: 0.1                  # head loss weight (the spectral loss is ~0.1-0.3 on the default data)
       tasks: [vad, noise, f0, snr] # per-frame targets, the probes' frame sets (bench.tasks)
 
-Per task, on the frames ``bench.tasks`` uses for it: VAD binary cross-entropy (all frames), noise class
-cross-entropy (noise-active frames), F0 mean squared error in standardised cents (voiced frames), SNR mean
-squared error in standardised dB (VAD frames). The head loss is the mean over the configured tasks.
+Per task, on the frames its :class:`bench.tasks.TaskSpec` names (``frames_column``), by its ``kind``:
+binary cross-entropy (binary: VAD, all frames), cross-entropy (multiclass: noise class, noise-active
+frames), mean squared error on the train-standardised target (regression: F0 in cents on voiced frames,
+SNR in dB on VAD frames). The head loss is the mean over the configured tasks. A new frame task in the
+spec is a joint task too, with no change here.
 Crops of a joint level start on a hop multiple so that model frame ``t`` is label frame ``start/hop + t``.
 """
 from __future__ import annotations
@@ -31,15 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.task_metrics import metrics
+from bench.task_metrics import cents_to_hz, hz_to_cents, metrics
+from bench.tasks import FRAME_TASKS, spec
 from datagen.dataset import load_classes, load_metadata
 
-from bench.tasks import FRAME_TASKS  # noqa: E402  (the task list: bench/tasks.py SPECS)
-
-#: tasks a joint head can be trained on: the frame tasks of the spec whose loss and labels are wired below
-#: (a new frame task adds its label to SplitLabels and a branch to head_losses / evaluate_heads)
-JOINT_TASKS = tuple(t for t in FRAME_TASKS if t in ("vad", "noise", "f0", "snr"))
-F0_REF_HZ = 55.0   # cents reference (A1); any constant works, targets are standardised
+#: tasks a joint head can be trained on: every frame task of the spec (bench/tasks.py SPECS)
+JOINT_TASKS = FRAME_TASKS
 
 
 @dataclass
@@ -69,112 +68,132 @@ class JointConfig:
 
 @dataclass
 class SplitLabels:
-    """Frame labels of one split, concatenated like :class:`bench.data.SplitAudio` (same mixture order).
+    """Frame labels of one split for the joint tasks, concatenated like :class:`bench.data.SplitAudio` (same
+    mixture order). Utterance i owns frames ``[frame_offsets[i], frame_offsets[i] + n_frames[i])``.
 
-    Utterance i owns frames ``[frame_offsets[i], frame_offsets[i] + n_frames[i])``; all arrays (total,)."""
+    ``targets[t]`` (total,): float32 (binary 0/1; regression in natural units, pitch in cents via
+    :func:`bench.task_metrics.hz_to_cents`, 0 off its frames) or int64 class ids (multiclass).
+    ``frames[t]`` (total,) bool: the frames task t is trained and scored on."""
 
-    vad: Tensor           # float32 {0, 1}
-    noise_active: Tensor  # bool
-    noise_class: Tensor   # int64 (the utterance's class on every frame)
-    voiced: Tensor        # bool
-    f0_cents: Tensor      # float32, cents re F0_REF_HZ (0 where unvoiced)
-    snr_db: Tensor        # float32 frame SNR
-    n_frames: Tensor      # (N,) int64
+    targets: dict[str, Tensor]
+    frames: dict[str, Tensor]
+    n_frames: Tensor       # (N,) int64
     frame_offsets: Tensor  # (N,) int64
 
+    @property
+    def n_total(self) -> int:
+        return int(self.n_frames.sum())
+
     def to(self, device) -> "SplitLabels":
-        return SplitLabels(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+        return SplitLabels({t: v.to(device) for t, v in self.targets.items()},
+                           {t: v.to(device) for t, v in self.frames.items()},
+                           self.n_frames.to(device), self.frame_offsets.to(device))
 
 
-def load_split_labels(dataset_dir: str | Path, split: str, mixture_ids: list[str]) -> SplitLabels:
-    """Frame labels of ``split`` in the order of ``mixture_ids`` (the SplitAudio order; checked)."""
+def load_split_labels(dataset_dir: str | Path, split: str, mixture_ids: list[str],
+                      tasks: tuple[str, ...] = JOINT_TASKS) -> SplitLabels:
+    """Frame labels of ``tasks`` for ``split`` in the order of ``mixture_ids`` (the SplitAudio order; checked),
+    read from the metadata columns each task's spec names."""
     meta = load_metadata(dataset_dir, split)
     if meta["mixture_id"].tolist() != list(mixture_ids):
         raise ValueError(f"{dataset_dir}/metadata/{split}.parquet: mixture order differs from the loaded audio")
-    cat = lambda col, dt: torch.from_numpy(np.concatenate([np.asarray(v, dt) for v in meta[col]]))  # noqa: E731
     n = torch.tensor(meta["n_frames"].astype(np.int64).to_numpy())
     for row in meta.itertuples(index=False):
         if len(row.vad) != int(row.n_frames):
             raise ValueError(f"{split}/{row.mixture_id}: {len(row.vad)} label frames, n_frames {row.n_frames}")
     off = torch.zeros_like(n)
     off[1:] = torch.cumsum(n, 0)[:-1]
-    f0 = cat("f0_hz", np.float64)
-    voiced = cat("voiced", bool) & (f0 > 0)
-    cents = torch.where(voiced, 1200.0 * torch.log2(f0.clamp(min=1.0) / F0_REF_HZ), torch.zeros_like(f0))
-    cls = torch.from_numpy(np.repeat(meta["noise_class_id"].astype(np.int64).to_numpy(), n.numpy()))
-    return SplitLabels(vad=cat("vad", np.float32), noise_active=cat("noise_active", bool), noise_class=cls,
-                       voiced=voiced, f0_cents=cents.float(), snr_db=cat("frame_snr_db", np.float32),
-                       n_frames=n, frame_offsets=off)
+
+    def column(name: str, per_mixture: bool, dtype) -> np.ndarray:
+        if per_mixture:
+            return np.repeat(meta[name].astype(dtype).to_numpy(), n.numpy())
+        return np.concatenate([np.asarray(v, dtype) for v in meta[name]])
+
+    targets, frames = {}, {}
+    for t in tasks:
+        s = spec(t)
+        y = column(s.label_column, s.per_mixture, np.int64 if s.kind == "multiclass" else np.float64)
+        f = column(s.frames_column, False, bool) if s.frames_column else np.ones(len(y), bool)
+        if s.pitch:
+            f = f & (y > 0)
+            y = np.where(f, hz_to_cents(np.where(f, y, 1.0)), 0.0)
+        targets[t] = torch.from_numpy(y if s.kind == "multiclass" else y.astype(np.float32))
+        frames[t] = torch.from_numpy(f)
+    return SplitLabels(targets, frames, n, off)
 
 
 def gather_label_crops(lab: SplitLabels, items: Tensor, start_frames: Tensor, n_frames: int) -> dict:
-    """Labels of crops: for each item, frames ``start_frames[b] + [0, n_frames)``; ``valid`` marks frames
-    inside the utterance. Returns {name: (B, n_frames)} on the labels' device."""
-    dev = lab.vad.device
+    """Labels of crops: for each item, frames ``start_frames[b] + [0, n_frames)``. Returns ``{"valid": (B, n)
+    bool (frames inside the utterance), "targets": {t: (B, n)}, "frames": {t: (B, n) bool, task frames that
+    are valid}}`` on the labels' device."""
+    dev = lab.n_frames.device
     items, start_frames = items.to(dev), start_frames.to(dev)
     pos = start_frames[:, None] + torch.arange(n_frames, device=dev)[None, :]
     valid = pos < lab.n_frames[items][:, None]
-    idx = (lab.frame_offsets[items][:, None] + pos).clamp_(max=lab.vad.numel() - 1)
-    out = {k: getattr(lab, k)[idx] for k in ("vad", "noise_active", "noise_class", "voiced", "f0_cents", "snr_db")}
-    out["valid"] = valid
-    return out
+    idx = (lab.frame_offsets[items][:, None] + pos).clamp_(max=lab.n_total - 1)
+    return {"valid": valid, "targets": {t: v[idx] for t, v in lab.targets.items()},
+            "frames": {t: v[idx] & valid for t, v in lab.frames.items()}}
 
 
 class ProbeHeads(nn.Module):
     """Linear heads on the per-frame gate vector: gates (N, n_blocks, H, T) -> {task: (N, out, T)}.
 
-    Regression targets are standardised with train-split statistics held as buffers (saved with the heads).
-    """
+    Output width by task kind: 1 (binary logit, regression), ``n_classes`` (multiclass logits). Regression
+    targets are standardised with train-split (mean, std) held as buffers ``stats_<task>`` (saved with the
+    heads)."""
 
-    def __init__(self, n_inputs: int, n_classes: int, tasks: tuple[str, ...], f0_mean_std=(0.0, 1.0),
-                 snr_mean_std=(0.0, 1.0)):
+    def __init__(self, n_inputs: int, n_classes: int, tasks: tuple[str, ...],
+                 stats: dict[str, tuple[float, float]] | None = None):
         super().__init__()
         self.tasks = tuple(tasks)
-        dims = {"vad": 1, "noise": n_classes, "f0": 1, "snr": 1}
+        dims = {t: n_classes if spec(t).kind == "multiclass" else 1 for t in self.tasks}
         self.heads = nn.ModuleDict({t: nn.Conv1d(n_inputs, dims[t], 1) for t in self.tasks})
-        self.register_buffer("f0_stats", torch.tensor(f0_mean_std, dtype=torch.float32))
-        self.register_buffer("snr_stats", torch.tensor(snr_mean_std, dtype=torch.float32))
+        for t in self.tasks:
+            if spec(t).kind == "regression":
+                self.register_buffer(f"stats_{t}", torch.tensor((stats or {}).get(t, (0.0, 1.0)), dtype=torch.float32))
 
     def forward(self, gates: Tensor) -> dict[str, Tensor]:
         x = gates.flatten(1, 2)                     # (N, n_blocks * H, T)
         return {t: h(x) for t, h in self.heads.items()}
 
+    def mean_std(self, task: str) -> Tensor:
+        """(2,) train (mean, std) of a regression task's target."""
+        return getattr(self, f"stats_{task}")
 
-def label_stats(lab: SplitLabels) -> tuple[tuple[float, float], tuple[float, float]]:
-    """((mean, std) of voiced-frame F0 cents, (mean, std) of VAD-frame SNR dB) on one split."""
-    def ms(x: Tensor) -> tuple[float, float]:
-        if x.numel() < 2:
-            return 0.0, 1.0
-        return float(x.mean()), max(float(x.std()), 1e-3)
-    return ms(lab.f0_cents[lab.voiced]), ms(lab.snr_db[lab.vad > 0.5])
+
+def label_stats(lab: SplitLabels) -> dict[str, tuple[float, float]]:
+    """{regression task: (mean, std) of its target on its frames} of one split."""
+    out = {}
+    for t, y in lab.targets.items():
+        if spec(t).kind != "regression":
+            continue
+        x = y[lab.frames[t]]
+        out[t] = (0.0, 1.0) if x.numel() < 2 else (float(x.mean()), max(float(x.std()), 1e-3))
+    return out
 
 
 def head_losses(heads: ProbeHeads, pred: dict[str, Tensor], y: dict) -> dict[str, Tensor]:
-    """Per-task losses on the task's frames (mean over frames of the batch; 0 when a batch has none)."""
-    valid = y["valid"]
-    sel = {"vad": valid, "noise": valid & y["noise_active"], "f0": valid & y["voiced"],
-           "snr": valid & (y["vad"] > 0.5)}
+    """Per-task losses on the task's frames (mean over frames of the batch; 0 when a batch has none), by kind."""
     out = {}
     for t in heads.tasks:
-        m = sel[t]
-        p = pred[t]
+        m, p, target = y["frames"][t], pred[t], y["targets"][t]
         if not bool(m.any()):
             out[t] = p.sum() * 0.0
             continue
-        if t == "vad":
-            out[t] = F.binary_cross_entropy_with_logits(p[:, 0][m], y["vad"][m])
-        elif t == "noise":
-            out[t] = F.cross_entropy(p.transpose(1, 2)[m], y["noise_class"][m])
+        kind = spec(t).kind
+        if kind == "binary":
+            out[t] = F.binary_cross_entropy_with_logits(p[:, 0][m], target[m].float())
+        elif kind == "multiclass":
+            out[t] = F.cross_entropy(p.transpose(1, 2)[m], target[m])
         else:
-            mean, std = (heads.f0_stats if t == "f0" else heads.snr_stats)
-            target = (y["f0_cents"] if t == "f0" else y["snr_db"])[m]
-            out[t] = F.mse_loss(p[:, 0][m], (target - mean) / std)
+            mean, std = heads.mean_std(t)
+            out[t] = F.mse_loss(p[:, 0][m], (target[m] - mean) / std)
     return out
 
 
 def build_heads(cfg: JointConfig, model_cfg, dataset_dir: str | Path, train_labels: SplitLabels) -> ProbeHeads:
-    f0s, snrs = label_stats(train_labels)
-    return ProbeHeads(model_cfg.n_blocks * model_cfg.hidden, len(load_classes(dataset_dir)), cfg.tasks, f0s, snrs)
+    return ProbeHeads(model_cfg.n_blocks * model_cfg.hidden, len(load_classes(dataset_dir)), cfg.tasks,
+                      label_stats(train_labels))
 
 
 @torch.no_grad()
@@ -192,26 +211,25 @@ def evaluate_heads(model, heads: ProbeHeads, audio, lab: SplitLabels) -> dict:
             raise ValueError(f"utterance {audio.mixture_ids[i]}: model gives {out.gates.shape[-1]} frames, "
                              f"labels {n}")
         pred = {t: p[0] for t, p in heads(out.gates).items()}
-        y = {k: v[0] for k, v in gather_label_crops(lab, torch.tensor([i]), torch.tensor([0]), n).items()}
-        frames = {"vad": y["valid"], "noise": y["noise_active"], "f0": y["voiced"], "snr": y["vad"] > 0.5}
+        y = gather_label_crops(lab, torch.tensor([i]), torch.tensor([0]), n)
         for t in heads.tasks:
-            m = frames[t]
-            if t == "vad":
-                yt, yp = y["vad"][m], (pred[t][0] > 0).float()[m]
-            elif t == "noise":
-                yt, yp = y["noise_class"][m], pred[t].argmax(0)[m]
+            m, target, kind = y["frames"][t][0], y["targets"][t][0], spec(t).kind
+            if kind == "binary":
+                yp = (pred[t][0] > 0).float()
+            elif kind == "multiclass":
+                yp = pred[t].argmax(0)
             else:
-                mean, std = heads.f0_stats if t == "f0" else heads.snr_stats
-                yt, yp = (y["f0_cents"] if t == "f0" else y["snr_db"])[m], pred[t][0][m] * std + mean
-            pairs[t][0].append(yt.double().cpu().numpy())
-            pairs[t][1].append(yp.double().cpu().numpy())
+                mean, std = heads.mean_std(t)
+                yp = pred[t][0] * std + mean
+            pairs[t][0].append(target[m].double().cpu().numpy())
+            pairs[t][1].append(yp[m].double().cpu().numpy())
     res = {}
     for t, (ys, ps) in pairs.items():
         yt, yp = np.concatenate(ys), np.concatenate(ps)
         if len(yt) == 0:
             continue
-        if t == "f0":   # the heads work in cents (re F0_REF_HZ); the probes' metrics take Hz
-            yt, yp = F0_REF_HZ * 2.0 ** (yt / 1200.0), F0_REF_HZ * 2.0 ** (yp / 1200.0)
+        if spec(t).pitch:   # the heads work in cents; the probes' metrics take Hz
+            yt, yp = cents_to_hz(yt), cents_to_hz(yp)
         res[t] = {k: float(v) for k, v in metrics(t, yt, yp).items()} | {"n_frames": int(len(yt))}
     if was[0]:
         model.train()

@@ -66,7 +66,6 @@ SPECS: dict[str, TaskSpec] = {s.name: s for s in (
 ALL_TASKS = tuple(SPECS)
 #: frame-level tasks (the shared frames of :func:`task_frames`)
 FRAME_TASKS = tuple(n for n, s in SPECS.items() if not s.segment)
-TASKS = FRAME_TASKS
 #: {task: headline metric} and {task: valid-selection metric}
 HEAD_METRIC = {n: s.head_metric for n, s in SPECS.items()}
 SELECT_METRIC = {n: s.select_metric for n, s in SPECS.items()}
@@ -112,7 +111,7 @@ def _select(meta: pd.DataFrame, task: str) -> TaskFrames:
 
 
 def task_frames(meta: pd.DataFrame, task: str) -> TaskFrames:
-    """Frames and targets of frame-level ``task`` (one of :data:`TASKS`) in one split's metadata."""
+    """Frames and targets of frame-level ``task`` (one of :data:`FRAME_TASKS`) in one split's metadata."""
     return _select(meta, task)
 
 

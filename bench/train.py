@@ -124,14 +124,18 @@ def level_epochs(params: dict, level: str) -> int:
 
 
 def fingerprint(params: dict, level: str) -> str:
-    """Hash of everything that changes the trained weights (device/threads/paths excluded)."""
+    """Hash of everything that changes the trained weights (device/threads excluded): params, warm start and
+    the train/valid metadata bytes."""
     t = {k: v for k, v in params["train"].items() if k not in ("device", "num_threads")}
     init = init_model_path(params, level)
     init_sha = hashlib.sha256(init.read_bytes()).hexdigest() if init is not None and init.is_file() else None
+    meta_dir = Path(params["paths"]["dataset_dir"]) / "metadata"   # the training data itself (a re-rendered
+    data_sha = {s: hashlib.sha256((meta_dir / f"{s}.parquet").read_bytes()).hexdigest()   # dataset must not
+                for s in ("train", "valid") if (meta_dir / f"{s}.parquet").is_file()}       # resume old weights)
     return params_hash(dict(seed=params["seed"], data_seed=data_seed(params, level), level=level,
                             keep=level_keep(params, level),
                             frames=params["frames"], model=params["model"], train=t, init_sha256=init_sha,
-                            dataset_dir=str(params["paths"]["dataset_dir"])))
+                            dataset_dir=str(params["paths"]["dataset_dir"]), dataset_metadata_sha256=data_sha))
 
 
 def warm_start(model, path: Path) -> None:
@@ -338,7 +342,7 @@ def _setup(params: dict, level: str, device_req: str | None, progress: bool) -> 
     # joint level: linear probe heads on the gates, trained with the model (bench/joint.py)
     jcfg, heads, labels = J.JointConfig.from_params(params, level), None, {}
     if jcfg is not None:
-        labels = {s: J.load_split_labels(dataset_dir, s, a.mixture_ids).to(device)
+        labels = {s: J.load_split_labels(dataset_dir, s, a.mixture_ids, jcfg.tasks).to(device)
                   for s, a in (("train", train_audio), ("valid", valid_audio))}
         torch.manual_seed(derive_seed(seed, 7))   # head init: its own stream, the model's init is unchanged
         heads = J.build_heads(jcfg, cfg, dataset_dir, labels["train"].to("cpu")).to(device)

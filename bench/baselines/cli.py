@@ -97,7 +97,7 @@ class Runner:
         self.grid = FrameGrid.from_params(params["frames"])
         self.rows: list[dict] = []
         self.meta = load_metadata(dataset_dir, "test")
-        self.tf = {t: T.task_frames(self.meta, t) for t in T.TASKS}  # the probes' frame sets
+        self.tf = {t: T.task_frames(self.meta, t) for t in T.FRAME_TASKS}  # the probes' frame sets
         # noise tasks: test mixtures of classes never seen in train are excluded, as in the probes
         self.noise_meta, dropped = T.seen_noise_rows(
             self.meta, load_metadata(dataset_dir, "train")["noise_class_id"].unique())

@@ -49,7 +49,8 @@ def test_labels_line_up_with_model_frames_of_aligned_crops(dataset):
     audio = bd.load_split_audio(dataset, "train", progress=False)
     lab = J.load_split_labels(dataset, "train", audio.mixture_ids)
     meta = load_metadata(dataset, "train")
-    assert int(lab.n_frames.sum()) == lab.vad.numel() == sum(len(v) for v in meta["vad"])
+    assert set(lab.targets) == set(J.JOINT_TASKS) == {"vad", "noise", "f0", "snr"}
+    assert int(lab.n_frames.sum()) == lab.n_total == lab.targets["vad"].numel() == sum(len(v) for v in meta["vad"])
     with pytest.raises(ValueError, match="order"):
         J.load_split_labels(dataset, "train", audio.mixture_ids[::-1])
     hop, crop = 256, 16000
@@ -60,15 +61,24 @@ def test_labels_line_up_with_model_frames_of_aligned_crops(dataset):
         t = model(noisy).gates.shape[-1]
         assert t == 1 + crop // hop
         y = J.gather_label_crops(lab, items, starts // hop, t)
+        tg, fr = y["targets"], y["frames"]
         for b, (i, s) in enumerate(zip(items.tolist(), (starts // hop).tolist())):
             row = meta.iloc[i]
             n_in = min(t, int(row.n_frames) - s)
             assert y["valid"][b].sum() == n_in and not y["valid"][b, n_in:].any()
-            np.testing.assert_array_equal(y["vad"][b, :n_in].numpy(), np.asarray(row.vad[s:s + n_in], np.float32))
-            assert (y["noise_class"][b, :n_in] == int(row.noise_class_id)).all()
-            voiced = np.asarray(row.voiced[s:s + n_in], bool)
-            cents = 1200 * np.log2(np.asarray(row.f0_hz[s:s + n_in])[voiced] / J.F0_REF_HZ)
-            np.testing.assert_allclose(y["f0_cents"][b, :n_in][torch.from_numpy(voiced)].numpy(), cents, rtol=1e-5)
+            assert not any(f[b, n_in:].any() for f in fr.values())      # task frames lie inside the utterance
+            vad = np.asarray(row.vad[s:s + n_in], np.float32)
+            np.testing.assert_array_equal(tg["vad"][b, :n_in].numpy(), vad)
+            assert fr["vad"][b, :n_in].all()
+            np.testing.assert_array_equal(fr["snr"][b, :n_in].numpy(), vad > 0.5)
+            np.testing.assert_allclose(tg["snr"][b, :n_in].numpy(), np.asarray(row.frame_snr_db[s:s + n_in]), rtol=1e-6)
+            assert (tg["noise"][b, :n_in] == int(row.noise_class_id)).all()
+            np.testing.assert_array_equal(fr["noise"][b, :n_in].numpy(), np.asarray(row.noise_active[s:s + n_in], bool))
+            f0 = np.asarray(row.f0_hz[s:s + n_in])
+            voiced = np.asarray(row.voiced[s:s + n_in], bool) & (f0 > 0)
+            np.testing.assert_array_equal(fr["f0"][b, :n_in].numpy(), voiced)
+            cents = 1200 * np.log2(f0[voiced] / 10.0)               # bench.task_metrics: cents re 10 Hz
+            np.testing.assert_allclose(tg["f0"][b, :n_in][torch.from_numpy(voiced)].numpy(), cents, rtol=1e-5)
         # a crop's samples are the utterance's samples from the aligned start
         i, s = int(items[0]), int(starts[0])
         np.testing.assert_array_equal(noisy[0, :100].numpy(), audio.utterance(i)[0][s:s + 100].numpy())
@@ -94,10 +104,10 @@ def test_heads_learn_planted_mapping():
     gates = (torch.rand(n, blocks, h, t, generator=g) > 0.5).float()
     gates[:, 0, 0] = vad
     gates[:, 0, 1:4] = torch.nn.functional.one_hot(cls, 3).float()[:, :, None]
-    y = {"valid": torch.ones(n, t, dtype=torch.bool), "vad": vad, "noise_active": torch.ones(n, t, dtype=torch.bool),
-         "noise_class": cls[:, None].expand(n, t), "voiced": vad > 0, "f0_cents": 1000 + 500 * vad,
-         "snr_db": 5 * vad}
-    heads = J.ProbeHeads(blocks * h, 3, ("vad", "noise"))
+    ones = torch.ones(n, t, dtype=torch.bool)
+    y = {"valid": ones, "targets": {"vad": vad, "noise": cls[:, None].expand(n, t), "snr": 5 * vad},
+         "frames": {"vad": ones, "noise": ones, "snr": ones}}
+    heads = J.ProbeHeads(blocks * h, 3, ("vad", "noise", "snr"), {"snr": (2.5, 2.5)})
     opt = torch.optim.Adam(heads.parameters(), lr=0.1)
     first = None
     for _ in range(150):
@@ -108,6 +118,9 @@ def test_heads_learn_planted_mapping():
     pred = heads(gates)
     assert ((pred["vad"][:, 0] > 0).float() == vad).float().mean() > 0.99
     assert (pred["noise"].argmax(1) == cls[:, None]).float().mean() > 0.99
+    snr = (pred["snr"][:, 0] * heads.mean_std("snr")[1] + heads.mean_std("snr")[0]).detach()
+    assert float((snr - 5 * vad).abs().max()) < 0.5
+    assert pred["noise"].shape[1] == 3 and pred["vad"].shape[1] == pred["snr"].shape[1] == 1   # widths by task kind
 
 
 def test_joint_level_trains_saves_heads_and_resumes_exactly(dataset, tmp_path):

@@ -12,7 +12,7 @@ import soundfile as sf
 from hypothesis import given, settings, strategies as st
 
 from bench.params import load_params
-from bench.tasks import TASKS, task_frames  # noqa: F401  (the probes' frame sets must apply unchanged)
+from bench.tasks import FRAME_TASKS as TASKS, task_frames  # noqa: F401  (the probes' frame sets must apply unchanged)
 from datagen.corpus import build_corpus
 from datagen.dataset import load_metadata, read_stem
 from datagen.frames import FrameGrid
