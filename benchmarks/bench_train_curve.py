@@ -113,7 +113,7 @@ def _write(a, params, run, noisy_mean, rows, n_epochs) -> None:
            "metrics": {k: {f: METRIC_INFO[k][f] for f in ("implementation", "version", "mode")}
                        for k in ("pesq_wb", "stoi", "si_sdr")},
            "train": {k: params["train"][k] for k in ("batch_size", "crop_s", "lr", "lr_min", "grad_clip_norm",
-                                                     "loss_mag_weight", "loss_sisdr_weight")},
+                                                     "loss_mag_weight", "loss_sisdr_weight", "loss_level")},
            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                        "load_avg_1_5_15": os.getloadavg(),
                        "note": "shared 2-core CPU; other jobs may run, so minutes are upper bounds"},
