@@ -104,7 +104,7 @@ def _local_average_hz(logits, bins):
     return 10.0 * 2.0 ** (cents / 1200.0)
 
 
-def _viterbi_decoder(logits):
+def viterbi_decoder(logits):
     """torchcrepe decoder API: (B, 360, T) logits (-inf outside fmin..fmax) -> (bins, pitch_hz), no dither.
     Viterbi path as torchcrepe.decode.viterbi (same 12-bin triangular transition, librosa)."""
     global _VITERBI_TRANSITION
@@ -120,7 +120,8 @@ def _viterbi_decoder(logits):
     return bins, _local_average_hz(logits, bins)
 
 
-def _argmax_decoder(logits):
+def argmax_decoder(logits):
+    """torchcrepe decoder API: argmax bin refined by the local weighted average (weighted argmax), no dither."""
     bins = logits.argmax(dim=1)
     return bins, _local_average_hz(logits, bins)
 
@@ -144,7 +145,7 @@ def crepe_f0(x: np.ndarray, sample_rate_hz: int = 16000, hop_length: int = 256, 
         raise ValueError(f"crepe_f0: expected a mono signal of shape (n,), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("crepe_f0: signal contains NaN or inf")
-    dec = {"viterbi": _viterbi_decoder, "weighted_argmax": _argmax_decoder}
+    dec = {"viterbi": viterbi_decoder, "weighted_argmax": argmax_decoder}
     if decoder not in dec:
         raise ValueError(f"crepe_f0: decoder must be one of {sorted(dec)}, got {decoder!r}")
     with torch.inference_mode():

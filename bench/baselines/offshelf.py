@@ -113,12 +113,17 @@ def webrtc_vad(x: np.ndarray, mode: int, frame_ms: int, grid: FrameGrid = FrameG
 # ---------------------------------------------------------------- CREPE (torchcrepe)
 def crepe_f0(x: np.ndarray, model: str, fmin_hz: float, fmax_hz: float, decoder: str = "viterbi",
              grid: FrameGrid = FrameGrid(), batch_size: int = 256) -> np.ndarray:
-    """CREPE F0 in Hz per grid frame, (n_frames,) float32 (torchcrepe ``model`` = "tiny" | "full")."""
+    """CREPE F0 in Hz per grid frame, (n_frames,) float32 (torchcrepe ``model`` = "tiny" | "full").
+
+    Decoded deterministically as the dataset's F0 labels are (:func:`datagen.f0.viterbi_decoder`,
+    :func:`datagen.f0.argmax_decoder`): torchcrepe's own viterbi/argmax decoders add random +-20-cent dither
+    from the global numpy RNG, which made this baseline's F0 R^2 differ between two runs (0.7418 vs 0.7452)."""
     import torchcrepe
 
+    from datagen.f0 import argmax_decoder, viterbi_decoder
+
     x = _check_audio(x, grid, f"crepe_{model}")
-    dec = {"viterbi": torchcrepe.decode.viterbi, "argmax": torchcrepe.decode.argmax,
-           "weighted_argmax": torchcrepe.decode.weighted_argmax}
+    dec = {"viterbi": viterbi_decoder, "weighted_argmax": argmax_decoder}
     if decoder not in dec:
         raise ValueError(f"crepe: unknown decoder {decoder!r}; expected one of {sorted(dec)}")
     with torch.no_grad():

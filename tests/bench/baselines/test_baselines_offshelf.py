@@ -55,6 +55,18 @@ def test_crepe_tiny_f0_of_220hz_tone():
     assert abs(_voiced_median(f0) - 220.0) / 220.0 < 0.01
 
 
+def test_crepe_f0_is_deterministic_whatever_the_global_rng():
+    """torchcrepe's own decoders dither each pitch from numpy's global RNG; ours must not depend on it."""
+    x = harmonic_tone(180.0, 0.5) + 0.05 * np.random.default_rng(0).standard_normal(SR // 2).astype(np.float32)
+    outs = []
+    for seed in (1, 2):
+        np.random.seed(seed)
+        outs.append(offshelf.crepe_f0(x, "tiny", 50.0, 550.0))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    with pytest.raises(ValueError, match="decoder"):
+        offshelf.crepe_f0(x, "tiny", 50.0, 550.0, decoder="argmax")
+
+
 def test_pyin_f0_of_220hz_tone():
     f0 = offshelf.pyin_f0(harmonic_tone(220.0, 1.0), 50.0, 550.0)
     assert len(f0) == FrameGrid().n_frames(SR)
