@@ -1,7 +1,8 @@
 """``sebench train --level L``: train one Conv-FSENet at one pruning level (``params["levels"][L]``).
 
-Target keep 1.0 = static model (gates off); < 1.0 = DynCP model trained with the compressed spectral
-loss + ``model.gate.budget_weight`` x budget loss. Adam (``train.lr``) with a per-step cosine decay to
+Target keep 1.0 = static model (gates off); < 1.0 = DynCP model. Loss: the enhancement loss
+(:func:`bench.models.loss.enhancement_loss`: compressed spectral loss normalised by ``train.loss_level`` +
+``train.loss_sisdr_weight`` x negative SI-SDR) + ``model.gate.budget_weight`` x budget loss. Adam (``train.lr``) with a per-step cosine decay to
 ``train.lr_min`` over ``train.epochs``; random crops of ``train.crop_s`` from the in-memory train split
 (:mod:`bench.data`); validation on full valid utterances after every epoch.
 
@@ -225,7 +226,7 @@ def step_losses(model, noisy: torch.Tensor, clean: torch.Tensor, keep: float, tr
 @torch.no_grad()
 def evaluate(model, audio: SplitAudio, keep: float, train_p: dict, batch_size: int,
              info: D.DistInfo, collect_gates: bool = False) -> dict:
-    """Mean spectral loss over full valid utterances (weighted by utterances), realised keep per block
+    """Mean enhancement loss over full valid utterances (weighted by utterances), realised keep per block
     (fraction of ones over channels x frames, averaged over utterances) and, optionally, per-frame gates
     (list of bool (T, n_blocks, H) arrays of this rank's utterances)."""
     m = D.unwrap(model)

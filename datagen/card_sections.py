@@ -31,6 +31,13 @@ MATERIAL = {
     "minetest-data": "video-game sound effects (Minetest)",
     "sound-theme-freedesktop": "desktop notification sounds (freedesktop sound theme)",
     "procedural": "procedurally generated noise",
+    # longer keys first: the lookup takes the first key the origin starts with
+    "fillets-ng-data-cs": "acted game dialogue, Czech (Fish Fillets NG, the two fish)",
+    "fillets-ng-data-nl": "acted game dialogue, Dutch (Fish Fillets NG, the two fish)",
+    "fillets-ng-data": "video-game sound effects (Fish Fillets NG)",
+    "klettres-data": "spoken letters and syllables (KDE KLettres volunteers, one voice per language)",
+    "ktuberling-data": "spoken single words (KDE KTuberling volunteers, one voice per language)",
+    "kajongg": "spoken game calls, English and German (KDE Kajongg voices)",
 }
 
 
