@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datagen.labels import LABEL_PARAM_KEYS, label_methods, label_params_hash
+from datagen.label_methods import LABEL_PARAM_KEYS, label_methods, label_params_hash
 from datagen.vad import describe as vad_describe
 from datagen import card_sections as CS
 

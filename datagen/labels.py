@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,14 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from datagen.config import add_params_arg, load_params, params_hash
+from datagen.card import write_card
+from datagen.config import add_params_arg, load_params
 from datagen.dataset import SPLITS, write_parquet_atomic
 from datagen.frames import FrameGrid
+from datagen.label_methods import LABEL_PARAM_KEYS, NOISE_ABS_FLOOR_DBFS, label_methods, label_params_hash  # noqa: F401
 from datagen.placement import place_frames
-from datagen.vad import frame_energy_db, resolved_params as vad_resolved_params, vad_from_params, vad_rule
+from datagen.vad import frame_energy_db, vad_from_params
 
-NOISE_ABS_FLOOR_DBFS = -70.0
 #: source utterances are labelled in chunks of this much audio (2 h: ~0.5 GB of float32 at 16 kHz)
 SOURCE_CHUNK_S = 7200.0
 
@@ -133,28 +133,6 @@ def mixture_labels(row: dict, src: dict[str, dict], dataset_dir: Path, params: d
 
 #: The params sections the labels stage reads (its DVC ``params:``); only these enter its outputs' hash, so
 #: an unrelated edit (a probe setting) leaves dataset_info.json and the card byte-identical.
-LABEL_PARAM_KEYS = ("frames", "labels")
-
-
-def label_params_hash(params: dict) -> str:
-    """:func:`params_hash` of the :data:`LABEL_PARAM_KEYS` sections of ``params``."""
-    return params_hash({k: params[k] for k in LABEL_PARAM_KEYS})
-
-
-def label_methods(params: dict) -> dict:
-    lp = params["labels"]
-    return dict(
-        frame_grid=params["frames"],
-        vad=dict(vad_resolved_params(lp["vad"]), rule=vad_rule(lp["vad"]), source="dry clean source utterance"),
-        f0=dict(lp["f0"], implementation="torchcrepe", version=version("torchcrepe"),
-                note="computed once per source utterance on the frame grid; 0 outside VAD"),
-        noise_active=dict(threshold_db_below_max=lp["noise_active_threshold_db"], abs_floor_dbfs=NOISE_ABS_FLOOR_DBFS),
-        frame_snr=dict(definition="10 log10(E_speech_frame / E_noise_frame), speech component of the mixture",
-                       floor_db=lp["frame_snr_floor_db"], ceil_db=lp["frame_snr_ceil_db"]),
-        snr_definition="active-speech power (samples of VAD-active frames) over noise power over the whole mixture",
-    )
-
-
 def build_metadata(params: dict, f0_workers: int | None = None, progress: bool = True) -> dict[str, pd.DataFrame]:
     paths = params["paths"]
     dataset_dir = Path(paths["dataset_dir"])
@@ -209,8 +187,6 @@ def cli(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     params = load_params(args.params)
     per_split = build_metadata(params, args.f0_workers, progress=not args.no_progress)
-    from datagen.card import write_card
-
     write_card(params, per_split)
     print("labels:", {s: len(d) for s, d in per_split.items()})
     return 0

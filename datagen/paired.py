@@ -130,15 +130,16 @@ def quantise_pair(clean: np.ndarray, noisy: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def render_paired(row: dict, out_dir: Path, clean: np.ndarray, clean_vad: np.ndarray, clean_path: str,
-                  params: dict, plan_row_hash: str) -> dict:
+                  params: dict, plan_row_hash: str, write_wav_atomic, write_json_atomic) -> dict:
     """Write the stems + ``render_meta/<id>.json`` of one paired plan row; returns the realised values.
 
     ``clean`` (n,) float at the grid rate and ``clean_vad`` (n_frames,) are the clean source and its VAD
-    (loaded/cached by :mod:`datagen.render`).
+    (loaded/cached by :mod:`datagen.render`). ``write_wav_atomic(path, int16 array, sr)`` and
+    ``write_json_atomic(path, obj)`` are the renderer's writers (its owner-tagged temp names keep concurrent
+    shards apart); passed in so that this module does not import the renderer.
     """
     from datagen.audio_io import load_audio
     from datagen.frames import FrameGrid
-    from datagen.render import write_json_atomic, write_wav_atomic
 
     grid = FrameGrid.from_params(params["frames"])
     sr, mid, n = grid.sample_rate_hz, row["mixture_id"], int(row["n_samples"])

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from datagen.config import add_params_arg, load_params
 from datagen.frames import FrameGrid
 from datagen.mix import active_sample_mask, mix
+from datagen.paired import render_paired
 from datagen.placement import loop_segment, place_audio, place_frames
 from datagen.reverb import measure_rt60_s, reverberate, room_rir
 from datagen.vad import vad_from_params
@@ -237,10 +238,9 @@ def render_item(row: dict, out_dir: Path) -> dict:
     """Render one plan row into ``out_dir``; returns the realised values (also written as JSON)."""
     p = _STATE["params"]
     if row.get("paired") is True or row.get("paired") is np.True_:  # pre-mixed noisy/clean pair: datagen/paired.py
-        from datagen.paired import render_paired
-
         sid = row["speech_ids"][0]
-        return render_paired(row, out_dir, _load(sid), _source_vad(sid), _STATE["paths"][sid], p, row_hash(row, p, _STATE.get("sha")))
+        return render_paired(row, out_dir, _load(sid), _source_vad(sid), _STATE["paths"][sid], p,
+                             row_hash(row, p, _STATE.get("sha")), write_wav_atomic, write_json_atomic)
     grid = FrameGrid.from_params(p["frames"])
     sr, hop, n, mid = grid.sample_rate_hz, grid.hop_length, int(row["n_samples"]), row["mixture_id"]
     nf = grid.n_frames(n)

@@ -27,7 +27,7 @@ import copy
 import numpy as np
 import torch
 
-from bench.engine import kernels as K
+import bench.engine.kernels as K
 from bench.models.fsenet import ConvFSENet
 from datagen.errors import SebenchError
 
