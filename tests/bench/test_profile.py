@@ -50,7 +50,7 @@ def test_profile_keeps_comments_and_equals_the_plain_merge(tmp_path, name):
     kept = set(_comments(text))
     assert "16 ms -> 62.5 frames/s" in kept and "manifest + rejects" in kept
     lost = [c for c in _comments(base_text) if c not in kept]
-    assert len(lost) <= 8, lost              # only comments inside mappings an overlay replaced (levels!)
+    assert len(lost) <= 10, lost             # only comments inside what an overlay replaced (levels, paper: sources, speech_split!)
     # the values are exactly the plain deep merge (the round trip changes no value)
     overlay = yaml.safe_load((PROFILES_DIR / f"{name}.yaml").read_text())
     want = deep_merge(yaml.safe_load(base_text), overlay)
