@@ -18,16 +18,15 @@ import argparse
 import csv
 import hashlib
 import io
-import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from datagen.atomic import write_bytes
 from datagen.config import add_params_arg, load_params
 from datagen.errors import SebenchError
 
@@ -223,15 +222,6 @@ def flac_bytes(x: np.ndarray) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, pcm, SR, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600
-    os.replace(tmp, path)
 
 
 def _slug(s: str) -> str:
@@ -432,6 +422,14 @@ MAX_PAUSE_S = 2.0           # LibriSpeech utterances are cut at longer internal 
 PAUSE_MARGIN_S = 0.2
 
 
+def remove_dc(y: np.ndarray) -> tuple[np.ndarray, str]:
+    """``(y without its mean, origin note)`` when ``|mean| > DC_LIMIT``, else ``(y, "")``."""
+    dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
+    if abs(dc) <= DC_LIMIT:
+        return y, ""
+    return (y.astype(np.float64) - dc).astype(np.float32), f" [DC offset {dc:+.4f} FS removed]"
+
+
 def split_at_pauses(x: np.ndarray, vad_params: dict | None, max_pause_s: float = MAX_PAUSE_S,
                     margin_s: float = PAUSE_MARGIN_S) -> list[tuple[int, int]]:
     """``[(start, end)]`` sample ranges of ``x`` (16 kHz) cut at pauses longer than ``max_pause_s`` (reference
@@ -489,11 +487,7 @@ def select_librispeech(root: Path, max_per_speaker: int = 1, vad_params: dict | 
         taken[spk] = taken.get(spk, 0) + 1
         x, sr, ch = read_audio_bytes(f.read_bytes(), str(f))
         y = trim_silence(to_16k_mono(x, sr))
-        dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
-        note = ""
-        if abs(dc) > DC_LIMIT:   # some LibriVox recordings carry a DC offset (up to 0.26 FS = 97 % of power)
-            y = (y.astype(np.float64) - dc).astype(np.float32)
-            note = f" [DC offset {dc:+.4f} FS removed]"
+        y, note = remove_dc(y)   # some LibriVox recordings carry a DC offset (up to 0.26 FS = 97 % of power)
         segs = split_at_pauses(y, vad_params)
         for i, (a, b) in enumerate(segs):
             tag = f"_{i}" if len(segs) > 1 else ""
@@ -617,11 +611,7 @@ def _take_voice(speaker: str, queues: list[list[tuple]], budget_s: float, min_s:
         y = trim_silence(to_16k_mono(x, sr))
         if not min_s <= len(y) / SR <= MAX_PROMPT_S or np.abs(y).max() < MIN_PEAK:
             continue
-        dc = float(np.mean(y, dtype=np.float64))
-        note = ""
-        if abs(dc) > DC_LIMIT:
-            y = (y.astype(np.float64) - dc).astype(np.float32)
-            note = f" [DC offset {dc:+.4f} FS removed]"
+        y, note = remove_dc(y)
         stem = _slug(tag)
         clips.append(Clip(source_id=f"emb-sp-{speaker}-{stem}", kind="speech",
                           relpath=f"speech/{speaker}__{stem}.flac", audio=y, orig_sample_rate_hz=sr,
@@ -734,7 +724,7 @@ def write_corpus(clips: list[Clip], out_dir: Path) -> list[dict]:
     rows = []
     for c in clips:
         data = flac_bytes(c.audio)
-        _atomic_write(out_dir / c.relpath, data)
+        write_bytes(out_dir / c.relpath, data)
         rows.append({"source_id": c.source_id, "kind": c.kind, "path": c.relpath,
                      "duration_s": round(len(c.audio) / SR, 6), "orig_sample_rate_hz": c.orig_sample_rate_hz,
                      "orig_channels": c.orig_channels, "speaker": c.speaker, "noise_class": c.noise_class,
@@ -749,8 +739,8 @@ def write_corpus(clips: list[Clip], out_dir: Path) -> list[dict]:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    _atomic_write(out_dir / "embedded.csv", buf.getvalue().encode())
-    _atomic_write(out_dir / "ATTRIBUTION.md", attribution_md(rows).encode())
+    write_bytes(out_dir / "embedded.csv", buf.getvalue().encode())
+    write_bytes(out_dir / "ATTRIBUTION.md", attribution_md(rows).encode())
     return rows
 
 
