@@ -129,8 +129,25 @@ def gather_crops(audio: SplitAudio, items: torch.Tensor, starts: torch.Tensor,
     return (torch.where(valid, audio.noisy[idx], zero), torch.where(valid, audio.clean[idx], zero))
 
 
+def _random_starts(lengths: torch.Tensor, crop_samples: int, g: torch.Generator) -> torch.Tensor:
+    """Crop starts ~ uniform over ``[0, max(0, len - crop)]`` for each length (int64, samples)."""
+    span = (lengths - crop_samples + 1).clamp(min=1)
+    return (torch.rand(len(lengths), generator=g, dtype=torch.float64) * span).long().clamp_(max=span - 1)
+
+
+def clean_levels(audio: SplitAudio) -> torch.Tensor:
+    """(N,) RMS of each utterance's clean stem over its non-zero samples (float32; 0 for a silent one)."""
+    out = torch.zeros(len(audio), dtype=torch.float32)
+    for i in range(len(audio)):
+        c = audio.utterance(i)[1].float()
+        nz = c[c != 0]
+        out[i] = nz.pow(2).mean().sqrt() if nz.numel() else 0.0
+    return out
+
+
 def crop_batches(audio: SplitAudio, crop_samples: int, batch_size: int, seed: int, epoch: int,
-                 rank: int = 0, world_size: int = 1, align_samples: int = 1, with_index: bool = False
+                 rank: int = 0, world_size: int = 1, align_samples: int = 1, with_index: bool = False,
+                 remix_p: float = 0.0, levels: torch.Tensor | None = None
                  ) -> Iterator[tuple[torch.Tensor, ...]]:
     """One epoch of random-crop batches ``(noisy, clean)``, each (b, crop_samples) on the audio's device.
 
@@ -138,20 +155,41 @@ def crop_batches(audio: SplitAudio, crop_samples: int, batch_size: int, seed: in
     rounded down to a multiple of ``align_samples`` (the hop, when frame labels must line up with the
     model's frames; 1 = no rounding). ``with_index=True`` also yields the batch's item indices and crop
     starts in samples: ``(noisy, clean, items (b,), starts (b,))``.
+
+    ``remix_p`` > 0 (dynamic mixing, as in Zeghidour & Grangier's Wavesplit and SpeechBrain's recipes):
+    each crop, with probability ``remix_p``, swaps its noise (``noisy - clean``, the dataset sums to the
+    mix) for a random crop of another training mixture's noise, scaled by ``levels[i] / levels[donor]``
+    (``levels``: :func:`clean_levels`) so the donor's SNR and the recipient's speech level are kept; the
+    clean target is unchanged. Draws come from their own generator, so ``remix_p = 0`` yields exactly
+    the crops it yielded before the option existed.
     """
     if crop_samples <= 0 or batch_size <= 0:
         raise ValueError(f"crop_samples and batch_size must be > 0, got {crop_samples}, {batch_size}")
+    if not 0.0 <= remix_p <= 1.0:
+        raise ValueError(f"remix_p must be in [0, 1], got {remix_p}")
+    if remix_p > 0 and levels is None:
+        raise ValueError("remix_p > 0 needs the clean levels (bench.data.clean_levels)")
     order = epoch_order(len(audio), seed, epoch, rank, world_size)
     g = torch.Generator().manual_seed(derive_seed(seed, epoch, 1_000_003 + rank))
-    lengths = audio.lengths.cpu()[order]
-    span = (lengths - crop_samples + 1).clamp(min=1)
-    starts = (torch.rand(len(order), generator=g, dtype=torch.float64) * span).long().clamp_(max=span - 1)
+    starts = _random_starts(audio.lengths.cpu()[order], crop_samples, g)
     if align_samples > 1:
         starts = starts // align_samples * align_samples
+    if remix_p > 0:
+        gr = torch.Generator().manual_seed(derive_seed(seed, epoch, 2_000_003 + rank))
+        donors = torch.randint(0, len(audio), (len(order),), generator=gr)
+        d_starts = _random_starts(audio.lengths.cpu()[donors], crop_samples, gr)
+        swap = torch.rand(len(order), generator=gr) < remix_p
+        gain = torch.where(levels[donors] > 0, levels[order] / levels[donors].clamp(min=1e-12),
+                           torch.zeros(()))
     for b in range(0, len(order), batch_size):
         items, st = order[b:b + batch_size], starts[b:b + batch_size]
-        crops = gather_crops(audio, items, st, crop_samples)
-        yield (*crops, items, st) if with_index else crops
+        noisy, clean = gather_crops(audio, items, st, crop_samples)
+        if remix_p > 0:
+            sl = slice(b, b + batch_size)
+            dn, dc = gather_crops(audio, donors[sl], d_starts[sl], crop_samples)
+            new = clean + (dn - dc) * gain[sl].to(clean.device)[:, None]
+            noisy = torch.where(swap[sl].to(clean.device)[:, None], new, noisy)
+        yield (noisy, clean, items, st) if with_index else (noisy, clean)
 
 
 def full_utterance_batches(audio: SplitAudio, batch_size: int, rank: int = 0, world_size: int = 1

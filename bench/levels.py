@@ -38,3 +38,32 @@ def level_keep(params: dict, level: str) -> float:
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"params: levels.{level} = {keep}, expected a keep ratio in (0, 1]")
     return keep
+
+
+def causal_static_of(params: dict, level: str) -> str | None:
+    """The causal static level ``level`` belongs to (``causal.static_levels`` / ``causal.gated_levels``):
+    the level itself for a causal static level, its warm start for a causal gated one, None otherwise."""
+    cz = params.get("causal") or {}
+    if level in (cz.get("static_levels") or []):
+        return level
+    return (cz.get("gated_levels") or {}).get(level)
+
+
+def is_causal(params: dict, level: str) -> bool:
+    """Whether ``level`` is trained with ``model.causal: true`` (a causal twin, see ``causal`` in params)."""
+    return causal_static_of(params, level) is not None
+
+
+def model_params(params: dict, level: str) -> dict:
+    """``params`` as ``level``'s model sees them: a causal level gets ``model.causal: true`` (a copy);
+    any other level gets ``params`` itself (so its training fingerprint is unchanged)."""
+    if not is_causal(params, level) or params["model"].get("causal"):
+        return params
+    return {**params, "model": {**params["model"], "causal": True}}
+
+
+def reference_level(params: dict, level: str, default: str = "static") -> str:
+    """The static level ``level`` is compared with (gain retained, paired differences): its causal static
+    level for a causal gated level, else ``default`` (``report.reference``)."""
+    ref = causal_static_of(params, level)
+    return ref if ref is not None and ref != level else default

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from bench import distributed as D
 from bench import joint as J
-from bench.data import SplitAudio, crop_batches, derive_seed, full_utterance_batches, load_split_audio, n_batches
+from bench.data import SplitAudio, clean_levels, crop_batches, derive_seed, full_utterance_batches, load_split_audio, n_batches
 from bench.params import load_params, params_hash
 from bench.runinfo import cpu_model, git_info, versions  # noqa: F401  (versions: re-exported)
 from datagen.atomic import write_json
@@ -49,7 +49,7 @@ CHECKPOINT_FORMAT = 1
 # small helpers
 # ----------------------------------------------------------------------------------------------------
 
-from bench.levels import level_keep, parse_level, replicate_levels  # noqa: E402,F401  (re-exported)
+from bench.levels import level_keep, model_params, parse_level, replicate_levels  # noqa: E402,F401  (re-exported)
 
 
 def data_seed(params: dict, level: str) -> int:
@@ -68,7 +68,8 @@ def check_gated_levels(params: dict) -> None:
     if "gated_levels" not in params:
         return
     reps = set(replicate_levels(params))
-    want = sorted(k for k, v in params["levels"].items() if float(v) < 1.0 and k not in reps)
+    causal_gated = set(((params.get("causal") or {}).get("gated_levels") or {}))
+    want = sorted(k for k, v in params["levels"].items() if float(v) < 1.0 and k not in reps and k not in causal_gated)
     if sorted(params["gated_levels"]) != want:
         raise ValueError(f"params: gated_levels {params['gated_levels']} must list exactly the levels with "
                          f"keep < 1 that are not seed replicates: {want}")
@@ -88,13 +89,15 @@ def check_gated_levels(params: dict) -> None:
 
 def init_source(params: dict, level: str) -> str | None:
     """Static level a gated level warm-starts from: its ``train.init_overrides`` entry if it has one
-    (null = from scratch, as the paper trains), else ``train.init_gated_from``; None for static levels."""
+    (null = from scratch, as the paper trains), else its causal static level (``causal.gated_levels``),
+    else ``train.init_gated_from``; None for static levels."""
     if level_keep(params, level) >= 1.0:
         return None
     tp = params["train"]
     overrides = tp.get("init_overrides") or {}
     base = parse_level(params, level)[0]
-    src = overrides[base] if base in overrides else tp.get("init_gated_from")
+    causal_ref = (params.get("causal") or {}).get("gated_levels", {}).get(base)
+    src = overrides[base] if base in overrides else causal_ref or tp.get("init_gated_from")
     if src and (src not in params["levels"] or float(params["levels"][src]) < 1.0):
         raise ValueError(f"params: warm start {src!r} of level {level!r} must name a static level (keep 1.0)")
     return src or None
@@ -135,7 +138,7 @@ def fingerprint(params: dict, level: str) -> str:
                 for s in ("train", "valid") if (meta_dir / f"{s}.parquet").is_file()}       # resume old weights)
     return params_hash(dict(seed=params["seed"], data_seed=data_seed(params, level), level=level,
                             keep=level_keep(params, level),
-                            frames=params["frames"], model=params["model"], train=t, init_sha256=init_sha,
+                            frames=params["frames"], model=model_params(params, level)["model"], train=t, init_sha256=init_sha,
                             dataset_dir=str(params["paths"]["dataset_dir"]), dataset_metadata_sha256=data_sha))
 
 
@@ -290,6 +293,8 @@ class _Run:
     jcfg: object = None                  # J.JointConfig of a joint level, else None
     heads: torch.nn.Module | None = None
     labels: dict = dataclasses.field(default_factory=dict)
+    remix_p: float = 0.0                 # train.remix_p (0 for joint levels: their noise/SNR labels are the mixture's)
+    levels: torch.Tensor | None = None   # clean levels of the train utterances (bench.data.clean_levels)
     # progress (restored by _resume)
     start_epoch: int = 0
     history: list = dataclasses.field(default_factory=list)
@@ -333,7 +338,7 @@ def _setup(params: dict, level: str, device_req: str | None, progress: bool) -> 
     train_audio = load_split_audio(dataset_dir, "train", sr, progress=show).to(device)
     valid_audio = load_split_audio(dataset_dir, "valid", sr, progress=show).to(device)
 
-    model, cfg = build_from_params(params, keep)
+    model, cfg = build_from_params(model_params(params, level), keep)   # causal levels: model.causal true
     init_path = init_model_path(params, level)
     if init_path is not None:
         warm_start(model, init_path)
@@ -352,13 +357,15 @@ def _setup(params: dict, level: str, device_req: str | None, progress: bool) -> 
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * steps_per_epoch, 1),
                                                        eta_min=float(tp["lr_min"]))
     budget_weight = float(params["model"]["gate"].get("budget_weight", 1.0)) if cfg.gated else 0.0
+    remix_p = float(tp.get("remix_p") or 0.0) if jcfg is None else 0.0
+    levels = clean_levels(train_audio.to("cpu")) if remix_p > 0 else None
     return _Run(params=params, level=level, keep=keep, info=info, device=device, seed=seed, cfg=cfg,
                 model=model, train_audio=train_audio, valid_audio=valid_audio,
                 out_dir=Path(params["paths"]["models_dir"]) / level, ckpt_path=checkpoint_path(params, level),
                 fp=fingerprint(params, level), show=show, epochs=epochs, steps_per_epoch=steps_per_epoch,
                 opt=opt, sched=sched, trainable=trainable, budget_weight=budget_weight,
                 budget_mode=_budget_mode(params, level), dseed=data_seed(params, level),
-                jcfg=jcfg, heads=heads, labels=labels)
+                jcfg=jcfg, heads=heads, labels=labels, remix_p=remix_p, levels=levels)
 
 
 def _resume(run: _Run) -> None:
@@ -394,7 +401,8 @@ def _train_steps(run: _Run, ddp_model, epoch: int) -> torch.Tensor:
     info, heads = run.info, run.heads
     acc = torch.zeros(5, dtype=torch.float64)
     bar = tqdm(crop_batches(run.train_audio, crop, bs, run.dseed, epoch, info.rank, info.world_size,
-                            align_samples=hop if heads is not None else 1, with_index=True),
+                            align_samples=hop if heads is not None else 1, with_index=True,
+                            remix_p=run.remix_p, levels=run.levels),
                total=run.steps_per_epoch, desc=f"{run.level} epoch {epoch + 1}/{run.epochs}",
                disable=not run.show, leave=False)
     if heads is not None:

@@ -32,6 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import ctypes  # noqa: E402
 import datetime as dt  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
@@ -100,6 +101,8 @@ def _interleaved(dense: StreamingEngine, other: StreamingEngine, frames: np.ndar
                 out[j].append(lat)
                 cpu[j].append((c1 - c0) / T)
     _interleaved.cpu_ns_per_frame = (float(np.median(cpu[0])), float(np.median(cpu[1])))
+    # per pair of passes (dense, other): 1 - p50(other) / p50(dense), the saving's pass-to-pass spread
+    _interleaved.pass_savings = [1.0 - float(np.median(o)) / float(np.median(d)) for d, o in zip(out[0], out[1])]
     return np.concatenate(out[0]), np.concatenate(out[1])
 
 
@@ -224,10 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default=str(ROOT / "params.yaml"))
     ap.add_argument("--models-dir", default=None, help="default: params paths.models_dir")
-    ap.add_argument("--levels", nargs="+", default=["static", "keep75", "keep50", "keep25"])
+    ap.add_argument("--levels", nargs="+", default=None,
+                    help="default: static keep75 keep50 keep25 and the causal twins of params causal:")
     ap.add_argument("--configs", nargs="+", default=["small", "paper"])
     ap.add_argument("--seconds", type=float, default=10.0, help="audio per pass (s)")
-    ap.add_argument("--reps", type=int, default=3, help="timed passes per pair (after one warm-up)")
+    ap.add_argument("--reps", type=int, default=7, help="timed passes per pair (after one warm-up)")
     ap.add_argument("--eager-seconds", type=float, default=2.0)
     ap.add_argument("--out", default=str(ROOT / "reports/benchmarks/engine.json"))
     a = ap.parse_args(argv)
@@ -235,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(a.params)
     models_dir = Path(a.models_dir or ROOT / params["paths"]["models_dir"])
     levels = params.get("levels") or {}
+    if a.levels is None:
+        cz = params.get("causal") or {}
+        a.levels = ["static", "keep75", "keep50", "keep25"] + list(cz.get("static_levels") or []) \
+            + list(cz.get("gated_levels") or {})
+    cz = params.get("causal") or {}
+    causal_twins = set(cz.get("static_levels") or []) | set(cz.get("gated_levels") or {})
     for lv in a.levels:
         if lv not in levels:
             raise SystemExit(f"{a.params}: level {lv!r} not in levels {sorted(levels)}")
@@ -256,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             keep = float(levels[lv])
             m = _load_trained(models_dir / lv / "model.pt", cfg_name, arch)
             source = f"trained: {models_dir / lv / 'model.pt'}"
+            if m is None and lv in causal_twins:
+                continue   # untrained stand-ins are causal already: the same rows as static / keep<k>
             if m is None:
                 torch.manual_seed(0)
                 m = ConvFSENet(FSENetConfig.from_params(p, level_keep=keep)).eval()
@@ -271,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
             T = frames.shape[0]
             dense = engine(m, skip=False)
             dense_pf = dense_macs_per_frame(cfg)["total"]
-            row = dict(config=cfg_name, level=lv, target_keep=keep, model_source=source, causal=cfg.causal,
+            sha = (hashlib.sha256((models_dir / lv / "model.pt").read_bytes()).hexdigest()
+                   if source.startswith("trained") else None)
+            row = dict(config=cfg_name, level=lv, target_keep=keep, model_source=source, model_sha256=sha,
+                       causal=cfg.causal,
                        latency=dense.latency_ms(int(params["frames"]["sample_rate_hz"])),
                        macs=dict(dense_per_frame=dense_pf))
             with torch.no_grad():
@@ -294,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             row["macs"].update(dynamic_per_frame_mean=float(dyn.mean()), gate_per_frame=dense_macs_per_frame(cfg)["gate_total"])
             d_ns, s_ns = _interleaved(dense, skip, frames, None, a.reps)
             cpu_d, cpu_s = _interleaved.cpu_ns_per_frame
+            pass_ratios = [x / mac_saving for x in _interleaved.pass_savings] if mac_saving > 1e-9 else []
             forced_eng = dense.twin(True)
             d2, f_ns = _interleaved(dense, forced_eng, frames, used, a.reps)
             d3, z_ns = _interleaved(dense, forced_eng, frames, np.zeros_like(used), a.reps)
@@ -310,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                 cpu_time_saving_thread_time=1.0 - cpu_s / cpu_d,
                 thread_cpu_us_per_frame=dict(dense=cpu_d / 1e3, skip=cpu_s / 1e3),
                 ratio=cpu_saving / mac_saving if mac_saving > 1e-9 else None,
+                ratio_per_pass=dict(min=min(pass_ratios), median=float(np.median(pass_ratios)), max=max(pass_ratios),
+                                    n=len(pass_ratios)) if pass_ratios else None,
                 gap=dict(
                     ideal_skip_us=td * (1.0 - mac_saving) / 1e3,
                     fixed_us=fixed / 1e3, fixed_share_of_dense_time=fixed / td,
@@ -349,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['dense']['p50_us']:8.1f}/{r['dense']['p99_us']:<8.1f} "
               + (f"{s['p50_us']:7.1f}/{s['p99_us']:<8.1f} {r['cpu_time_saving']:7.1%} "
                  f"{r['cpu_time_saving_thread_time']:7.1%} {r['ratio']:6.2f} "
+                 f"[{r['ratio_per_pass']['min']:+.2f}..{r['ratio_per_pass']['max']:+.2f}] "
                  f"{r['gap']['fixed_us']:6.1f} {r['gap']['gate_us']:6.1f} {r['gap']['gather_efficiency'] or 0:7.2f}"
                  if s else ""))
     for e in eager_rows:
@@ -375,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
             eager="PyTorch eager, dense, frame by frame (torch.addmv, var_mean, ring buffers), perf_counter_ns",
             macs="bench.macs (analytic; dense = total without gates; dynamic = gates' decisions, gates included)",
             cpu_time_saving="1 - p50(skip) / p50(dense) per-frame latency; cpu_time_saving_thread_time: the "
-                            "same from each pass's thread CPU time (median over passes)"),
+                            "same from each pass's thread CPU time (median over passes)",
+            ratio_per_pass="the ratio from each interleaved pair of passes alone (min / median / max over the reps "
+                           "pairs): how far one pass's figure can be from the pooled one on this machine"),
         audio=dict(source=audio_src, seconds=wave.shape[-1] / params["frames"]["sample_rate_hz"]),
         reps=a.reps, rows=rows, eager=eager_rows)
     out = Path(a.out)

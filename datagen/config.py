@@ -378,6 +378,7 @@ class Train(Section):
     device: Name                                  # auto | cpu | cuda[:k]
     num_threads: PosInt
     grad_clip_norm: Optional[PosFloat]            # None: no gradient clipping
+    remix_p: Fraction = 0.0                       # dynamic mixing: share of crops given another mixture's noise
 
     @model_validator(mode="after")
     def _lr(self):
@@ -473,6 +474,13 @@ class Report(Section):
     bootstrap_n: Optional[PosInt] = None          # None: 1000 replicates (bench/report/cli.py)
 
 
+class Causal(Section):
+    """Causal twins of the levels: ``model.causal`` true for these (past frames only, so they stream with
+    no look-ahead); each gated one warm-starts from, and is compared with, its causal static level."""
+    static_levels: list[Name]                     # causal static levels (keep 1.0); DVC foreach, may be empty
+    gated_levels: dict[Name, Name]                # causal gated level -> its causal static level
+
+
 class Params(Section):
     """The whole ``params.yaml`` (after a profile overlay). Sections in pipeline order."""
     profile: Name
@@ -487,6 +495,7 @@ class Params(Section):
     model: Model
     levels: dict[str, typing.Annotated[float, Field(gt=0, le=1)]]   # name -> target keep; 1.0 = static
     gated_levels: list[Name]
+    causal: Causal = Causal(static_levels=[], gated_levels={})
     train: Train
     enhance: Enhance
     score: Score
@@ -507,7 +516,23 @@ class Params(Section):
             if lv[r] != lv[b]:
                 raise _fail(f"{lv[r]} is not allowed: a seed replicate keeps its base level's keep "
                             f"(levels.{b} = {lv[b]})", f"levels.{r}")
-        gated = sorted(k for k, v in lv.items() if v < 1.0 and k not in reps)
+        cz = self.causal
+        for i, c in enumerate(cz.static_levels):
+            if lv.get(c) != 1.0:
+                raise _fail(f"{c!r} is not allowed: must be a static level (keep 1.0) of `levels`"
+                            f"{_did_you_mean(c, lv, quote=True)}", f"causal.static_levels[{i}]")
+        for c, ref in cz.gated_levels.items():
+            if c not in lv or lv[c] >= 1.0:
+                raise _fail(f"{c!r} is not allowed: must be a level of `levels` with keep < 1"
+                            f"{_did_you_mean(c, lv, quote=True)}", f"causal.gated_levels.{c}")
+            if ref not in cz.static_levels:
+                raise _fail(f"{ref!r} is not allowed: must be one of causal.static_levels {cz.static_levels}",
+                            f"causal.gated_levels.{c}")
+        causal_names = set(cz.static_levels) | set(cz.gated_levels)
+        bad = sorted(causal_names & (set(reps) | set(reps.values())))
+        if bad:
+            raise _fail(f"{bad} are not allowed: causal levels have no seed replicates", "causal")
+        gated = sorted(k for k, v in lv.items() if v < 1.0 and k not in reps and k not in cz.gated_levels)
         for i, g in enumerate(self.gated_levels):
             if g not in lv:
                 raise _fail(f"{g!r} is not a level in `levels` {sorted(lv)}{_did_you_mean(g, lv, quote=True)}",
@@ -515,8 +540,8 @@ class Params(Section):
             if lv[g] >= 1.0:
                 raise _fail(f"{g!r} has keep {lv[g]}: gated levels must have keep < 1", f"gated_levels[{i}]")
         if sorted(self.gated_levels) != gated:
-            raise _fail(f"{self.gated_levels} must list exactly the levels with keep < 1 that are not seed "
-                        f"replicates: {gated}", "gated_levels")
+            raise _fail(f"{self.gated_levels} must list exactly the levels with keep < 1 that are neither seed "
+                        f"replicates nor causal.gated_levels: {gated}", "gated_levels")
         seeds = self.train.replicate_seeds
         for i, b in enumerate(self.train.replicate_levels):
             if b not in self.gated_levels:
@@ -581,7 +606,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "train": ("seed", "frames", "paths.dataset_dir", "paths.models_dir", "model", "train.epochs", "train.epochs_gated",
               "train.init_gated_from", "train.joint", "train.batch_size", "train.crop_s", "train.lr", "train.lr_min",
               "train.loss_mag_weight", "train.loss_sisdr_weight", "train.loss_level", "train.grad_clip_norm", "train.patience", "train.select",
-              "train.budget_overrides", "train.init_overrides"),
+              "train.budget_overrides", "train.init_overrides", "causal"),
     "enhance": ("frames", "paths.dataset_dir", "paths.models_dir", "paths.enhanced_dir", "enhance"),
     "score": ("seed", "frames", "paths.dataset_dir", "paths.enhanced_dir", "paths.scores_dir", "paths.reports_dir",
               "levels", "score.metrics", "score.bootstrap_n", "score.snr_bins_db", "score.dnsmos_max_utts",

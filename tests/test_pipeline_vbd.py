@@ -25,7 +25,8 @@ def test_vbd_profile_dvc_repro_end_to_end(tmp_path):
     run([sys.executable, "-m", "bench.cli", "profile", "vbd"], work, env)
 
     tiny = yaml.safe_load((REPO / "profiles" / "tiny.yaml").read_text())
-    overlay = {k: tiny[k] for k in ("model", "levels!", "gated_levels", "train", "score", "probe", "baselines")}
+    overlay = {k: tiny[k] for k in ("model", "levels!", "gated_levels", "causal", "train", "score", "probe",
+                                    "baselines")}
     overlay["profile"] = "vbd-mini"
     overlay["corpus"] = {"sources": [{"type": "vbd", "root": str(root), "paired": True}],
                          "speech_split": {"valid": ["p226"], "test": []}}   # the mini tree has 3 training speakers

@@ -26,3 +26,21 @@ def load_benchmark(path: str | Path, config: str = "small") -> dict[str, float]:
         return {str(r["level"]): float(r["cpu_time_saving"]) for r in rows if r["config"] == config}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise BenchmarkFileError(f"{path}: not an engine benchmark file ({type(e).__name__}: {e})") from None
+
+
+def load_rows(path: str | Path, config: str = "small") -> tuple[dict[str, dict], dict]:
+    """``({level: row}, machine)`` of ``config``'s rows of an engine benchmark file (each row has
+    ``cpu_time_saving``, ``mac_saving``, ``ratio`` and, for trained models, ``model_sha256``); the same
+    errors as :func:`load_benchmark`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no engine benchmark (run benchmarks/bench_engine.py)")
+    try:
+        d = json.loads(path.read_text())
+        rows = {str(r["level"]): dict(r) for r in d["rows"] if r["config"] == config}
+        for r in rows.values():
+            float(r["cpu_time_saving"])
+        machine = dict(d["machine"], date=d.get("date"), git_commit=d.get("git_commit"))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise BenchmarkFileError(f"{path}: not an engine benchmark file ({type(e).__name__}: {e})") from None
+    return rows, machine

@@ -353,7 +353,9 @@ def render_page(params, lb, inp, prov: dict, reports_dir: Path, example_level=No
               "that excludes 0 is a real drop (or gain). Right: the share of the static model's improvement over "
               "the noisy input that each level keeps, (level − noisy) / (static − noisy), for PESQ-wb and STOI "
               "(1 = all of it, 0 = none). Hollow markers: not significant (the CI includes 0 or the training "
-              "seeds disagree in sign). Read how much quality each step of MAC saving costs.",
+              "seeds disagree in sign). Causal twins (causal.gated_levels) are compared with their causal static "
+              "model instead, so their points show the cost of pruning a model that streams. Read how much "
+              "quality each step of MAC saving costs.",
               "the leaderboard has no paired differences or gain retained"),
         _fig(P.fig_training_curves(curves), "Training curves", "training",
               "Train and valid loss (compressed spectral loss) per epoch, one colour per level; gated levels are "

@@ -49,6 +49,7 @@ Columns of ``leaderboard.csv`` (stable names; more may be appended at the end):
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -101,6 +102,7 @@ COLUMNS = [
     "model", "seed", "n_seeds", "seeds", "target_keep", "realized_keep", "realized_keep_p5", "realized_keep_p95",
     "macs_dense_m_per_s", "macs_dynamic_m_per_s", "macs_dynamic_p5_m_per_s", "macs_dynamic_p95_m_per_s",
     "macs_gates_m_per_s", "mac_saving", "mac_saving_excl_gates",
+    "cpu_time_saving", "cpu_time_saving_per_mac_saving", "cpu_time_machine",
     *_quality_columns(),
     "estoi", "dnsmos_ovrl", "dnsmos_n", "n_scored", "n_total",
     *[x for c in PROBE_CI_COLUMNS for x in (c, f"{c}_ci95_low", f"{c}_ci95_high")], "probe_cost_frac",
@@ -131,6 +133,15 @@ class Inputs:
     boot_seed: int = 0                                         # report.bootstrap_seed
     train: dict[str, dict] = field(default_factory=dict)       # system -> train_summary.json
     reference: str = "static"
+    references: dict[str, str] = field(default_factory=dict)   # level -> its own reference (causal twins)
+    engine: dict[str, dict] = field(default_factory=dict)      # level -> bench_engine row (small config)
+    engine_machine: dict | None = None                         # that benchmark's machine record
+    model_sha256: dict[str, str] = field(default_factory=dict)  # level -> sha256 of its model.pt
+
+    def reference_of(self, system: str, default: str | None = None) -> str:
+        """The static system ``system`` is compared with: its causal static level for a causal gated level
+        (``causal.gated_levels``), else ``default`` (``report.reference``)."""
+        return self.references.get(system, default or self.reference)
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -190,6 +201,10 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
     n_boot = rc.get("bootstrap_n") or (params.get("score") or {}).get("bootstrap_n") or 2000
     inp = Inputs(levels=levels, seed=params.get("seed"), n_boot=int(n_boot),
                  boot_seed=int(rc.get("bootstrap_seed") or 0), reference=str(rc.get("reference") or "static"))
+    from bench.levels import causal_static_of, reference_level
+
+    inp.references = {lv: reference_level(params, lv, inp.reference) for lv in levels
+                      if causal_static_of(params, lv) not in (None, lv)}
     for lv in levels:
         p = enh / lv / "summary.json"
         if p.is_file():
@@ -200,6 +215,9 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
             inp.summaries[lv] = s
         elif not is_replicate(lv):
             inp.missing.append(f"{p} missing (run `sebench enhance --level {lv}`)")
+        mp = Path(paths.get("models_dir", "data/models")) / lv / "model.pt"
+        if mp.is_file():
+            inp.model_sha256[lv] = hashlib.sha256(mp.read_bytes()).hexdigest()
         p = Path(paths.get("models_dir", "data/models")) / lv / "train_summary.json"
         if p.is_file():
             inp.train[lv] = dict(_read_json(p))
@@ -235,6 +253,14 @@ def load_inputs(params: dict, reports_dir: str | Path | None = None) -> Inputs:
         inp.design = _design(params, pu, p)
     else:
         inp.missing.append(f"{p} missing (run `sebench score`): gain retained, seed spread and cluster CIs n/a")
+    p = rep / "benchmarks" / "engine.json"   # benchmarks/bench_engine.py (outside the pipeline; committed)
+    if p.is_file():
+        from bench.engine.results import load_rows
+
+        cfg = str((params.get("model") or {}).get("config") or "small")
+        inp.engine, inp.engine_machine = load_rows(p, cfg)
+    else:
+        inp.missing.append(f"{p} missing (run benchmarks/bench_engine.py): CPU-time saving n/a")
     _add_external(inp, paths)
     return inp
 
@@ -319,9 +345,11 @@ def quality_stats(inp: Inputs, groups: dict[str, list[tuple[int, str]]], referen
             mat = B.value_matrix(df, sy, metric, d)
             per_seed[row] = mat
             vec[row] = B.seed_mean(mat)
-        ref, nz = vec.get(reference), vec.get(NOISY)
+        nz = vec.get(NOISY)
         for row, v in vec.items():
             o = out[row]
+            ref_name = inp.reference_of(row, reference)
+            ref = vec.get(ref_name)
             e = B.mean_estimate(v, w)
             o.update({col: e.value, f"{col}_ci95_low": e.low, f"{col}_ci95_high": e.high})
             with np.errstate(invalid="ignore"):
@@ -331,7 +359,7 @@ def quality_stats(inp: Inputs, groups: dict[str, list[tuple[int, str]]], referen
                 e = B.mean_estimate(v - nz, w)
                 o.update({f"{col}_delta_vs_noisy": e.value, f"{col}_delta_vs_noisy_ci95_low": e.low,
                           f"{col}_delta_vs_noisy_ci95_high": e.high})
-            if ref is not None and row != reference:
+            if ref is not None and row != ref_name:
                 e = B.mean_estimate(v - ref, w)
                 with np.errstate(invalid="ignore"):
                     seed_d = [float(np.nanmean(r - ref)) for r in per_seed[row]]
@@ -341,7 +369,7 @@ def quality_stats(inp: Inputs, groups: dict[str, list[tuple[int, str]]], referen
                           f"{col}_delta_significant": "yes" if e.excludes_zero() and same else "no",
                           f"_{col}_seed_deltas": seed_d})
             if metric in GAIN_METRICS and nz is not None and ref is not None and row != NOISY:
-                if row == reference:
+                if row == ref_name:
                     g = (1.0, 1.0, 1.0)
                 else:
                     e = B.ratio_estimate(v - nz, ref - nz, w)
@@ -458,6 +486,35 @@ class _Row:
             self.r[c] = NA
         if reason not in self.notes:
             self.notes.append(reason)
+
+
+def _cpu_time_cells(row: _Row, sys_: str, inp: Inputs) -> None:
+    """Measured CPU-time saving of the streaming engine (skipping vs dense, 1 thread, per frame) from
+    ``reports/benchmarks/engine.json``, only when that benchmark ran this run's very weights (sha256)."""
+    cols = ["cpu_time_saving", "cpu_time_saving_per_mac_saving", "cpu_time_machine"]
+    e = inp.engine.get(sys_)
+    if sys_ == NOISY or sys_ not in inp.levels:
+        row.na(cols, f"{sys_}: no model in the streaming engine")
+    elif e is None:
+        row.na(cols, f"{sys_}: not in reports/benchmarks/engine.json (benchmarks/bench_engine.py --levels ...)")
+    elif e.get("model_sha256") is None or e["model_sha256"] != inp.model_sha256.get(sys_):
+        row.na(cols, f"{sys_}: reports/benchmarks/engine.json measured other weights than this run's model.pt "
+                     "(re-run benchmarks/bench_engine.py)")
+    else:
+        m = inp.engine_machine or {}
+        load = m.get("loadavg_start") or [float("nan")]
+        row.r["cpu_time_saving"] = float(e["cpu_time_saving"])
+        ratio = _num(e.get("ratio"))
+        if ratio is None:
+            row.na(["cpu_time_saving_per_mac_saving"], f"{sys_}: static model, dense is the reference (no saving)")
+        else:
+            row.r["cpu_time_saving_per_mac_saving"] = ratio
+        row.r["cpu_time_machine"] = (f"{m.get('cpu_model', '?')}, 1 thread, load {load[0]:.1f}, "
+                                     f"{str(m.get('date', '?'))[:10]}")
+        if ratio is not None:
+            row.notes.append(f"{sys_}: CPU-time saving = 1 - p50 skipping / p50 dense per frame of "
+                             f"bench.engine (numba), on its own benchmark audio (MAC saving there "
+                             f"{float(e['mac_saving']):.3f})")
 
 
 def _compute_cells(row: _Row, sys_: str, inp: Inputs) -> None:
@@ -644,8 +701,13 @@ def build(inp: Inputs, prov: dict, reference: str = "static", rid: str | None = 
             row.notes.append(f"{sys_}: mean over training seeds {row.r['seeds']} ({', '.join(s for _, s in members)}); "
                              "seed spread = min..max of the per-seed means; compute and probe columns: seed 0")
         _compute_cells(row, sys_, inp)
+        _cpu_time_cells(row, sys_, inp)
         by = _score_cells(row, sys_, inp)
-        _quality_cells(row, sys_, by, stats, inp, reference, multi)
+        ref_row = inp.reference_of(sys_, reference)
+        if ref_row != reference:
+            row.notes.append(f"{sys_}: paired differences (*_delta_vs_static) and gain retained are vs {ref_row}, "
+                             "its causal static model (causal.gated_levels), not vs the non-causal reference")
+        _quality_cells(row, sys_, by, stats, inp, ref_row, multi)
         _probe_cells(row, sys_, inp)
         if sys_ in inp.levels or any(s in inp.train for _, s in members):   # training provenance
             tp, tnotes = _train_provenance(members, inp.train)
@@ -762,7 +824,8 @@ def _range(r, col, digits=3) -> str:
 #: (header, formatter) of the markdown/HTML display table (the CSV keeps every column)
 def display_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     head = ["model", "seeds", "target keep", "realized keep [p5, p95]", "dynamic MMAC/s",
-            "MAC saving (gates incl. / excl.)", "PESQ-wb [95 % CI]", "ΔPESQ-wb vs static [95 % CI]",
+            "MAC saving (gates incl. / excl.)", "CPU-time saving (engine, 1 thread) / per MAC saving",
+            "PESQ-wb [95 % CI]", "ΔPESQ-wb vs static [95 % CI]",
             "PESQ-wb gain retained [95 % CI]", "STOI [95 % CI]", "ΔSTOI vs static [95 % CI]",
             "STOI gain retained [95 % CI]", "SI-SDR dB [95 % CI]", "ESTOI", "DNSMOS OVRL (n)", "scored / total",
             "VAD acc [95 % CI]", "noise acc [95 % CI]", "F0 R² [95 % CI]", "SNR R² [95 % CI]",
@@ -777,6 +840,9 @@ def display_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             (f"{r['run']}/" if "run" in r else "") + str(r["model"]), str(r.get("seeds", NA)),
             _fmt(r["target_keep"], 2), _ci(r, "realized_keep", "realized_keep_p5", "realized_keep_p95"),
             _fmt(r["macs_dynamic_m_per_s"], 2), ms,
+            (NA if _num(r.get("cpu_time_saving")) is None else _pct(r["cpu_time_saving"]) + (
+                f" / {_fmt(r['cpu_time_saving_per_mac_saving'], 2)}"
+                if _num(r.get("cpu_time_saving_per_mac_saving")) is not None else "")),
             _ci(r, "pesq_wb", "pesq_wb_ci95_low", "pesq_wb_ci95_high") + _range(r, "pesq_wb"),
             _ci_sig(r, "pesq_wb_delta_vs_static", "pesq_wb_delta_ci95_low", "pesq_wb_delta_ci95_high",
                     "pesq_wb_delta_significant"),

@@ -56,6 +56,48 @@ def test_crops_deterministic_padded_and_sharded(dataset):
     assert len(o0) == len(o1) == 4 and set(o0.tolist()) | set(o1.tolist()) == set(range(7))
 
 
+def test_remix_swaps_noise_keeps_clean_and_is_deterministic(dataset):
+    """train.remix_p (dynamic mixing): remix_p 0 draws exactly the old crops; remix_p 1 keeps every clean
+    crop and replaces its noise by another utterance's noise crop, scaled by the clean-level ratio."""
+    audio = bd.load_split_audio(dataset, "train", progress=False)
+    levels = bd.clean_levels(audio)
+    assert levels.shape == (len(audio),) and (levels > 0).all()
+    plain = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2, with_index=True))
+    off = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2, with_index=True, remix_p=0.0, levels=levels))
+    on = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2, with_index=True, remix_p=1.0, levels=levels))
+    again = list(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2, with_index=True, remix_p=1.0, levels=levels))
+    for a, b, c, d in zip(plain, off, on, again):
+        assert all(torch.equal(x, y) for x, y in zip(a, b))          # off: the same crops
+        assert torch.equal(a[1], c[1]) and torch.equal(a[2], c[2])   # clean target and items unchanged
+        assert all(torch.equal(x, y) for x, y in zip(c, d))          # deterministic
+    noise = audio.noisy - audio.clean
+    changed = 0
+    for (n0, c0, items, _), (n1, c1, _, _) in zip(plain, on):
+        new_noise = n1 - c1
+        changed += int((new_noise - (n0 - c0)).abs().max() > 1e-6)
+        for j, i in enumerate(items.tolist()):
+            # the new noise is a contiguous piece of some utterance's noise, times a positive gain
+            ref = new_noise[j]
+            if ref.abs().max() == 0:
+                continue
+            found = False
+            for d in range(len(audio)):
+                a0, n = int(audio.offsets[d]), int(audio.lengths[d])
+                g = float(levels[i] / levels[d])
+                seg = noise[a0:a0 + n] * g
+                win = seg.unfold(0, 64, 1)
+                hit = ((win - ref[:64]).abs().max(1).values < 1e-5).nonzero()
+                if len(hit):
+                    found = True
+                    break
+            assert found, (j, i)
+    assert changed > 0
+    with pytest.raises(ValueError, match="remix_p"):
+        next(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2, remix_p=1.5, levels=levels))
+    with pytest.raises(ValueError, match="clean levels"):
+        next(bd.crop_batches(audio, 8000, 3, seed=5, epoch=2, remix_p=0.5))
+
+
 def test_full_utterance_batches_cover_split(dataset):
     audio = bd.load_split_audio(dataset, "valid", progress=False)
     got = [x for nb, _ in bd.full_utterance_batches(audio, 2) for x in nb]
@@ -235,4 +277,54 @@ def test_params_refuse_init_overrides_of_unknown_or_static_levels():
     bad = copy.deepcopy(base)
     bad["train"]["init_overrides"] = {"keep50_scratch": "keep50"}
     with pytest.raises(ParamsError, match="train.init_overrides.keep50_scratch"):
+        validate(bad)
+
+
+def test_causal_twins_train_causal_models(dataset, tmp_path):
+    """causal.static_levels / causal.gated_levels: model.causal true for those levels only; the causal gated
+    level warm-starts from its causal static level; the non-causal levels' fingerprints do not change."""
+    from bench.engine import StreamingEngine
+    from bench.levels import is_causal, model_params, reference_level
+    from bench.models.registry import load_checkpoint
+    from bench.train import check_gated_levels, init_source
+
+    p = tiny_params(tmp_path, dataset, epochs=1)
+    fp_static = fingerprint(p, "static")
+    p["levels"].update(causal_static=1.0, causal_keep50=0.5)
+    p["causal"] = {"static_levels": ["causal_static"], "gated_levels": {"causal_keep50": "causal_static"}}
+    check_gated_levels(p)   # causal gated levels are not in gated_levels
+    assert fingerprint(p, "static") == fp_static and model_params(p, "static") is p
+    assert is_causal(p, "causal_keep50") and not is_causal(p, "keep50")
+    assert init_source(p, "causal_keep50") == "causal_static" and init_source(p, "keep50") is None
+    assert reference_level(p, "causal_keep50") == "causal_static" and reference_level(p, "causal_static") == "static"
+    assert fingerprint(p, "causal_static") != fingerprint(p, "static")
+    train_level(p, "causal_static", progress=False)
+    train_level(p, "causal_keep50", progress=False)
+    models = Path(p["paths"]["models_dir"])
+    for lv in ("causal_static", "causal_keep50"):
+        m, cfg, _ = load_checkpoint(models / lv / "model.pt")
+        assert cfg.causal is True and json.loads((models / lv / "config.json").read_text())["model_config"]["causal"]
+        assert StreamingEngine(m, skip=cfg.gated).lookahead_frames == 0   # streams with no look-ahead
+    assert json.loads((models / "causal_keep50" / "config.json").read_text())["init_from"].endswith(
+        "causal_static/model.pt")
+
+
+def test_params_check_causal_twins():
+    import copy
+
+    from datagen.config import ParamsError, validate
+
+    base = yaml.safe_load(open("params.yaml"))
+    assert base["causal"]["gated_levels"] and validate(copy.deepcopy(base))
+    bad = copy.deepcopy(base)
+    bad["causal"]["gated_levels"] = {"causal_keep50": "static"}
+    with pytest.raises(ParamsError, match="causal.gated_levels.causal_keep50"):
+        validate(bad)
+    bad = copy.deepcopy(base)
+    bad["causal"]["static_levels"] = ["keep50"]
+    with pytest.raises(ParamsError, match="causal.static_levels"):
+        validate(bad)
+    bad = copy.deepcopy(base)
+    bad["gated_levels"] = bad["gated_levels"] + ["causal_keep50"]
+    with pytest.raises(ParamsError, match="gated_levels"):
         validate(bad)

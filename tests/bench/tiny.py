@@ -23,4 +23,5 @@ def tiny_params(root: Path, dataset_dir: Path, epochs: int = 2, batch_size: int 
     p["gated_levels"] = ["keep50"]
     p["train"]["joint"] = dict(p["train"].get("joint") or {}, levels=[])   # no joint level (see test_joint)
     p["train"]["replicate_seeds"], p["train"]["replicate_levels"] = [], []   # no training-seed replicates
+    p["causal"] = {"static_levels": [], "gated_levels": {}}   # no causal twins (see test_train)
     return p

@@ -164,7 +164,7 @@ def test_committed_params_and_every_profile_validate():
         c = load_config(REPO / "params.yaml", prof.stem)
         assert c.profile == yaml.safe_load(prof.read_text()).get("profile", prof.stem)
         reps = {f"{b}_seed{k}" for b in ["static", *c.train.replicate_levels] for k in c.train.replicate_seeds}
-        assert set(c.gated_levels) == {k for k, v in c.levels.items() if v < 1} - reps
+        assert set(c.gated_levels) == {k for k, v in c.levels.items() if v < 1} - reps - set(c.causal.gated_levels)
 
 
 def test_typed_sections_are_frozen_and_typed():

@@ -194,6 +194,7 @@ def test_vbd_tiny_train_enhance_score(vbd_dataset, tmp_path):
     p["model"]["gate"]["hidden"] = 8
     p["train"].update(epochs=1, batch_size=4, crop_s=0.5, num_threads=1, device="cpu")
     p["levels"] = {"static": 1.0, "keep50": 0.5}
+    p["causal"] = {"static_levels": [], "gated_levels": {}}
     p["gated_levels"] = ["keep50"]
     p["train"]["joint"]["levels"] = []
     p["train"]["replicate_seeds"], p["train"]["replicate_levels"] = [], []   # no training-seed replicates

@@ -12,6 +12,7 @@ def _params(root, **probe):
     p["paths"].update(dataset_dir=str(root / "dataset"), enhanced_dir=str(root / "enhanced"),
                       probes_dir=str(root / "probes"), reports_dir=str(root / "reports"))
     p["levels"] = {"static": 1.0, "keep50": 0.5, "keep25": 0.25}
+    p["causal"] = {"static_levels": [], "gated_levels": {}}
     p["probe"] = dict(seeds=[0, 1], max_train_frames=1500, max_valid_frames=600, c_star_grid=[2, 16, "all"],
                       c_star_tol=0.01, curve_seeds=1, reg_grid_logistic=[0.1, 1.0], reg_grid_ridge=[1.0, 100.0],
                       mlp=dict(enabled=True, hidden=16, alpha_grid=[1e-3], max_iter=40, max_train_frames=800),

@@ -74,6 +74,7 @@ def build_run(root: Path) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["paths"] = {k: str(root / v) for k, v in params["paths"].items()}
     params["levels"] = dict(LEVELS)
+    params["causal"] = {"static_levels": [], "gated_levels": {}}   # no causal twins in this fake run
     params["report"] = {"reference": "static"}
     enh = Path(params["paths"]["enhanced_dir"])
     rng = np.random.default_rng(0)

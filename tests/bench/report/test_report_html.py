@@ -71,6 +71,7 @@ def make_page_run(run_dir: Path, dst: Path) -> Path:
     p["report"] = {**(full.get("report") or {}), **(p.get("report") or {})}
     gated = [lv for lv, k in p["levels"].items() if float(k) < 1.0]
     p["gated_levels"] = gated
+    p["causal"] = {"static_levels": [], "gated_levels": {}}
     if "replicate_seeds" in (p.get("train") or {}):   # no training-seed replicates in this run
         p["train"]["replicate_seeds"] = []
     if isinstance(p.get("train", {}).get("joint"), dict):

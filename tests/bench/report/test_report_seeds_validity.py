@@ -176,3 +176,24 @@ def test_seed_groups_need_their_base():
     assert list(g) == ["noisy", "static", "keep50", "ext_seed1", "x_seed0"]
     lb = pd.DataFrame({"validity": ["n/a"], "validity_detail": ["n/a"]})   # e.g. an older merged leaderboard
     assert "not checked" in L.validity_banner(lb) and not L.paper_comparison_allowed(lb)
+
+
+def test_causal_twins_compare_with_their_causal_static():
+    """causal.gated_levels: a causal gated level's paired differences and gain retained are vs its causal
+    static level; the causal static level itself is compared with the (non-causal) reference."""
+    off = {"noisy": 0.0, "static": 1.0, "keep50": 0.95, "causal_static": 0.6, "causal_keep50": 0.57}
+    levels = {"static": 1.0, "keep50": 0.5, "causal_static": 1.0, "causal_keep50": 0.5}
+    inp = _inputs(off, levels)
+    inp.references = {"causal_keep50": "causal_static"}
+    lb = L.build(inp, PROV).set_index("model")
+    assert float(lb.loc["causal_keep50", "pesq_wb_delta_vs_static"]) == pytest.approx(-0.03, abs=0.01)
+    assert float(lb.loc["causal_keep50", "pesq_wb_gain_retained"]) == pytest.approx(0.57 / 0.6, abs=0.01)
+    assert "vs causal_static" in lb.loc["causal_keep50", "notes"]
+    assert float(lb.loc["causal_static", "pesq_wb_delta_vs_static"]) == pytest.approx(-0.4, abs=0.01)
+    assert float(lb.loc["causal_static", "pesq_wb_gain_retained"]) == pytest.approx(0.6, abs=0.01)
+    assert float(lb.loc["keep50", "pesq_wb_gain_retained"]) == pytest.approx(0.95, abs=0.01)
+    # load_inputs derives the references from params
+    from bench.levels import reference_level
+    p = {"levels": levels, "causal": {"static_levels": ["causal_static"], "gated_levels": {"causal_keep50": "causal_static"}}}
+    assert {lv: reference_level(p, lv) for lv in levels} == {"static": "static", "keep50": "static",
+                                                              "causal_static": "static", "causal_keep50": "causal_static"}
