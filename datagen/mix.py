@@ -12,6 +12,7 @@ integer sum, so ``speech + noise == noisy`` holds exactly on disk.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +48,37 @@ def active_sample_mask(vad_frames: np.ndarray, n_samples: int, hop: int) -> np.n
     return m[:n_samples]
 
 
+DB_DECIMALS = 9   # realised dB values are recorded to 1e-9 dB (see int16_power_db)
+
+
+def _energy(x16: np.ndarray) -> int:
+    """Exact sum of squares of integer samples (a Python int: no rounding, no overflow)."""
+    x = np.asarray(x16)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"expected integer samples, got {x.dtype}")
+    return int(np.dot(x.astype(np.int64), x.astype(np.int64)))
+
+
+def int16_power_db(x16: np.ndarray, ref16: np.ndarray | None = None) -> float:
+    """10 log10 of the mean square of int16 samples ``x16`` (n,): relative to full scale (dBFS) or, with
+    ``ref16`` (m,), to the mean square of ``ref16`` (a power ratio in dB).
+
+    Written by hand so the value is the same on every CPU: numpy's float ``mean`` and ``log10`` take
+    different SIMD paths by instruction set (an AVX-512 CPU and an AVX2 one disagree in the last bit of
+    about one mixture in eight), which changed the recorded realised SNRs, hence the dataset's metadata
+    bytes and every DVC hash downstream of it. Here the energies are exact integers, their ratio one
+    correctly rounded division, and the libm log10 is rounded to ``DB_DECIMALS`` decimals, far below any
+    physical meaning and far above a last-bit difference.
+    """
+    num, den = _energy(x16) * (len(ref16) if ref16 is not None else 1), len(x16)
+    den *= _energy(ref16) if ref16 is not None else INT16_MAX ** 2
+    if num == 0 or den == 0:
+        return float("-inf") if num == 0 else float("inf")
+    return round(10.0 * math.log10(num / den), DB_DECIMALS)
+
+
 def power_ratio_db(a: np.ndarray, b: np.ndarray) -> float:
+    """10 log10(mean(a^2) / mean(b^2)) of float arrays; for int16 stems use ``int16_power_db``."""
     return float(10 * np.log10(np.mean(np.asarray(a, np.float64) ** 2) / np.mean(np.asarray(b, np.float64) ** 2)))
 
 
@@ -87,7 +118,7 @@ def mix(speech: np.ndarray, noise: np.ndarray, active: np.ndarray, snr_db: float
         raise MixError(f"{context}: could not avoid clipping")
     t_q = np.round(np.clip(target * g_s * rescale, -1, 1) * INT16_MAX).astype(np.int16)
     s16, n16 = s_q.astype(np.int16), n_q.astype(np.int16)
-    snr = power_ratio_db(s16[active], n16) if np.any(n16) else float("inf")
-    level = float(10 * np.log10(np.mean((s16[active] / INT16_MAX) ** 2)))
+    snr = int16_power_db(s16[active], n16) if np.any(n16) else float("inf")
+    level = int16_power_db(s16[active])
     return MixResult(s16, n16, y.astype(np.int16), t_q, float(g_s * rescale), float(g_n * rescale),
                      float(rescale), snr, level)

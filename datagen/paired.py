@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datagen.mix import INT16_MAX, PEAK_LIMIT, active_sample_mask, power_ratio_db
+from datagen.mix import INT16_MAX, PEAK_LIMIT, active_sample_mask, int16_power_db
 from datagen.seeding import item_seed
 from datagen.errors import SebenchError
 
@@ -154,8 +154,8 @@ def render_paired(row: dict, out_dir: Path, clean: np.ndarray, clean_vad: np.nda
     active = active_sample_mask(clean_vad, n, grid.hop_length)
     if not active.any():
         raise PairError(f"mixture {mid}: clean {clean_path} has no speech-active frames; SNR is undefined")
-    snr = power_ratio_db(c16[active], d16) if np.any(d16) else float("inf")
-    level = float(10 * np.log10(np.mean((c16[active] / INT16_MAX) ** 2)))
+    snr = int16_power_db(c16[active], d16) if np.any(d16) else float("inf")
+    level = int16_power_db(c16[active])
     split_dir = out_dir / "audio" / row["split"]
     split_dir.mkdir(parents=True, exist_ok=True)
     for stem, x in (("noisy", y16), ("clean", c16), ("noise", d16)):
