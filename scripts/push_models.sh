@@ -7,7 +7,7 @@
 # Usage: scripts/push_models.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stages=$(dvc stage list --name-only | grep -E '^train(_static|@|_static_replicate@|_replicate@)' | tr '\n' ' ')
+stages=$(dvc stage list --name-only | grep -E '^train(_static|@|_static_replicate@|_replicate@|_causal_static@|_causal@)' | tr '\n' ' ')
 rm -rf dvc-remote/files dvc-remote/runs     # the remote holds this run's models only (older ones stay in git history)
 dvc push -r models --run-cache $stages
 python - <<'PY'

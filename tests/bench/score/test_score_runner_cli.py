@@ -51,6 +51,7 @@ def _params(tmp_path, root, levels):
     p["levels"], p["gated_levels"] = levels, [k for k, v in levels.items() if v < 1.0]
     p["train"]["joint"]["levels"], p["report"]["example_level"] = [], None
     p["train"]["replicate_seeds"], p["train"]["replicate_levels"] = [], []   # no seed replicates here
+    p["causal"] = {"static_levels": [], "gated_levels": {}}                    # nor causal twins
     if "budget_overrides" in p["train"]:   # per-level settings of the repo's levels do not apply here
         p["train"]["budget_overrides"] = {}
     p["train"]["init_gated_from"] = "static" if "static" in levels else None
