@@ -17,15 +17,7 @@ def load_benchmark(path: str | Path, config: str = "small") -> dict[str, float]:
     The static level, if measured, is 0.0 (its dense time is the reference). Raises
     :class:`FileNotFoundError` or :class:`BenchmarkFileError` naming the file and the problem.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no engine benchmark (run benchmarks/bench_engine.py)")
-    try:
-        d = json.loads(path.read_text())
-        rows = d["rows"]
-        return {str(r["level"]): float(r["cpu_time_saving"]) for r in rows if r["config"] == config}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise BenchmarkFileError(f"{path}: not an engine benchmark file ({type(e).__name__}: {e})") from None
+    return {lv: float(r["cpu_time_saving"]) for lv, r in load_rows(path, config)[0].items()}
 
 
 def load_rows(path: str | Path, config: str = "small") -> tuple[dict[str, dict], dict]:
@@ -40,7 +32,7 @@ def load_rows(path: str | Path, config: str = "small") -> tuple[dict[str, dict],
         rows = {str(r["level"]): dict(r) for r in d["rows"] if r["config"] == config}
         for r in rows.values():
             float(r["cpu_time_saving"])
-        machine = dict(d["machine"], date=d.get("date"), git_commit=d.get("git_commit"))
+        machine = dict(d.get("machine") or {}, date=d.get("date"), git_commit=d.get("git_commit"))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise BenchmarkFileError(f"{path}: not an engine benchmark file ({type(e).__name__}: {e})") from None
     return rows, machine
