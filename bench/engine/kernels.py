@@ -17,19 +17,25 @@ views are created per frame: a numba view costs a reference-count round trip):
                            norm2 w/b, taps); both paths (16 channels' scalars per cache line)
   b2 (nb, B)               second 1x1 conv bias
   sc (nb, 4)               eps1, PReLU1 slope, eps2, PReLU2 slope
-  gf (nb, B, O1), gbf      gate's first layer, transposed (in, out), and bias
+  gf (nb, O1, B), gbf      gate's first layer (out, in: dot products over B), and bias
   gm (nb, L-2, G, G), gbm  its middle layers; gl (nb, G, H), gbl its last layer (shape (nb, 0, 0) when
                            the gate has one layer)
   geo (nb, N_GEO) int64    per block: kernel, dilation, span, right contexts, ring lengths (``E_*``)
 
-State (zeroed by ``reset``): xr (nb, RX, B) block-input rings, ar (nb, RA, H) depthwise rings (post-gate
-activations, zeros for skipped channels), kr (nb, RK, H) int32 active-index rings with counts
-kc (nb, RK), sr (RS, 2, F) delayed input spectra, wk (N_WK, W) scratch rows, cnt (2,) int64 =
-[frames fed, end frame T (-1 while open)].
+State (zeroed by ``reset``; every ring length R is a power of two, so that ``t & (R - 1)`` is the slot of
+frame ``t``, negative frames included, with no integer division): xr (nb, RX, B) block-input rings,
+ar (nb, RA, H) depthwise rings (post-gate activations, zeros for skipped channels), kr (nb, RK, H) int32
+active-index rings with counts kc (nb, RK) and the same decisions as 0/1 float rows fr (nb, RK, H),
+sr (RS, 2, F) delayed input spectra, wk (N_WK, W) scratch rows, cnt (2,) int64 = [frames fed, end frame
+T (-1 while open)].
 
-Skipping: the 1x1 convs touch the active channels' records only (gathered rows / columns); norm1's
-affine + PReLU and the depthwise conv run vectorised over all H channels, multiplied by the 0/1 keep
-vector (cheaper than one channel at a time; a skipped channel stays exactly 0, as in the model).
+Skipping: the 1x1 convs touch the active channels' records only (gathered rows of the first, written in
+place into a full-width row; gathered columns of the second); everything per channel that is not a 1x1
+conv runs vectorised over all H channels with the 0/1 keep row: the norms' masked statistics (the model's
+:class:`~bench.models.fsenet.MaskedChannelNorm` formula), affine + PReLU (norm1's zeroed where skipped, as
+the model), the depthwise taps. Per-active-channel scalar work is then only the compaction of the
+decisions into indices and the gathers themselves (measured: scalar gathers/scatters of the norms'
+vectors cost the small model more than the 1x1 convs' saving).
 
 Pipeline: block ``k`` receives ``x_k(t_in)``, decides its gate for ``t_g = t_in - GR`` from the moving
 average over its last ``pool_frames`` inputs (the causal and the centred window both end at ``t_in``),
@@ -58,8 +64,8 @@ P_W1, P_W2 = 0, 1
 E_K, E_DIL, E_SPAN, E_DR, E_GR, E_RX, E_RA, E_RK = 0, 1, 2, 3, 4, 5, 6, 7
 N_GEO = 8
 # rows of the scratch wk
-W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1, W_KF, W_D = 0, 1, 2, 3, 4, 5, 6, 7, 8
-N_WK = 9
+W_X, W_Y, W_FEAT, W_H, W_POOL, W_G0, W_G1 = 0, 1, 2, 3, 4, 5, 6
+N_WK = 7
 
 
 # ---------------------------------------------------------------- inner products (vectorised)
@@ -96,26 +102,9 @@ def _axpy_rows2(w, n, m, v, y):
 
 
 @njit(fastmath=_FM)
-def _axpy_gather(w, k, p, idx, n, m, v, y):
-    """y[:m] += sum_i w[k, idx[i], p, :m] * v[i] for i < n (gathered records, compact v), 4 at a time."""
-    i = 0
-    while i + 4 <= n:
-        c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
-        v0, v1, v2, v3 = v[i], v[i + 1], v[i + 2], v[i + 3]
-        for o in range(m):
-            y[o] += (w[k, c0, p, o] * v0 + w[k, c1, p, o] * v1) + (w[k, c2, p, o] * v2 + w[k, c3, p, o] * v3)
-        i += 4
-    while i < n:
-        c0 = idx[i]
-        v0 = v[i]
-        for o in range(m):
-            y[o] += w[k, c0, p, o] * v0
-        i += 1
-
-
-@njit(fastmath=_FM)
-def _dot_gather(w, k, p, idx, n, m, x, bias, out):
-    """out[i] = bias[idx[i]] + w[k, idx[i], p, :m] . x[:m] for i < n (gathered records), 4 at a time."""
+def _dot_scatter(w, k, p, idx, n, m, x, bias, out):
+    """out[idx[i]] = bias[idx[i]] + w[k, idx[i], p, :m] . x[:m] for i < n (gathered records written in
+    place in a full-width row), 4 at a time."""
     i = 0
     while i + 4 <= n:
         c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
@@ -126,16 +115,50 @@ def _dot_gather(w, k, p, idx, n, m, x, bias, out):
             s1 += w[k, c1, p, j] * xj
             s2 += w[k, c2, p, j] * xj
             s3 += w[k, c3, p, j] * xj
-        out[i], out[i + 1] = bias[c0] + s0, bias[c1] + s1
-        out[i + 2], out[i + 3] = bias[c2] + s2, bias[c3] + s3
+        out[c0], out[c1] = bias[c0] + s0, bias[c1] + s1
+        out[c2], out[c3] = bias[c2] + s2, bias[c3] + s3
         i += 4
     while i < n:
         c0 = idx[i]
         s0 = F32(0.0)
         for j in range(m):
             s0 += w[k, c0, p, j] * x[j]
-        out[i] = bias[c0] + s0
+        out[c0] = bias[c0] + s0
         i += 1
+
+
+@njit(fastmath=_FM)
+def _axpy_gather_full(w, k, p, idx, n, m, v, y):
+    """y[:m] += sum_i w[k, idx[i], p, :m] * v[idx[i]] for i < n (gathered records, full-width v)."""
+    i = 0
+    while i + 4 <= n:
+        c0, c1, c2, c3 = idx[i], idx[i + 1], idx[i + 2], idx[i + 3]
+        v0, v1, v2, v3 = v[c0], v[c1], v[c2], v[c3]
+        for o in range(m):
+            y[o] += (w[k, c0, p, o] * v0 + w[k, c1, p, o] * v1) + (w[k, c2, p, o] * v2 + w[k, c3, p, o] * v3)
+        i += 4
+    while i < n:
+        c0 = idx[i]
+        v0 = v[c0]
+        for o in range(m):
+            y[o] += w[k, c0, p, o] * v0
+        i += 1
+
+
+@njit(fastmath=_FM)
+def _masked_mean_var(v, kf, n, cnt):
+    """(mean, biased variance) of v[:n] over the channels with kf == 1 (cnt of them), the model's
+    :class:`~bench.models.fsenet.MaskedChannelNorm` formula: sum(v kf) / cnt, sum((v - mean)^2 kf) / cnt.
+    Full width and vectorised: no per-channel gather."""
+    s = F32(0.0)
+    for i in range(n):
+        s += v[i] * kf[i]
+    mean = s / F32(cnt)
+    q = F32(0.0)
+    for i in range(n):
+        d = v[i] - mean
+        q += d * d * kf[i]
+    return mean, q / F32(cnt)
 
 
 @njit(fastmath=_FM)
@@ -163,26 +186,38 @@ def _norm_act_dense(v, n, g, be, eps, slope):
         v[c] = y if y >= F32(0.0) else slope * y
 
 
-@njit
-def _norm_act_gather(v, idx, n, g, be, eps, slope):
-    """In place on compact v[:n] (channels idx[:n]): LayerNorm over them, affine g/be[idx], PReLU."""
-    mean, var = _mean_var(v, n)
-    r = F32(1.0) / np.sqrt(var + eps)
-    for i in range(n):
-        c = idx[i]
-        y = (v[i] - mean) * r * g[c] + be[c]
-        v[i] = y if y >= F32(0.0) else slope * y
+@njit(fastmath=_FM)
+def _gate_first(gf, gbf, k, pooled, h0):
+    """h0[o] = gbf[k, o] + gf[k, o, :] . pooled for the gate's first layer gf (nb, O1, B): dot
+    products over B, 4 outputs at a time (an axpy over O1 = 8 outputs is too short to vectorise)."""
+    n1, m = gf.shape[1], gf.shape[2]
+    o = 0
+    while o + 4 <= n1:
+        s0 = s1 = s2 = s3 = F32(0.0)
+        for j in range(m):
+            pj = pooled[j]
+            s0 += gf[k, o, j] * pj
+            s1 += gf[k, o + 1, j] * pj
+            s2 += gf[k, o + 2, j] * pj
+            s3 += gf[k, o + 3, j] * pj
+        h0[o], h0[o + 1] = gbf[k, o] + s0, gbf[k, o + 1] + s1
+        h0[o + 2], h0[o + 3] = gbf[k, o + 2] + s2, gbf[k, o + 3] + s3
+        o += 4
+    while o < n1:
+        s0 = F32(0.0)
+        for j in range(m):
+            s0 += gf[k, o, j] * pooled[j]
+        h0[o] = gbf[k, o] + s0
+        o += 1
 
 
 @njit
 def _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1):
-    """Gate MLP of block k on pooled (B,): first layer gf (nb, B, O1), middle layers gm (nb, L-2, G, G),
-    last layer gl (nb, G, H) (absent, shape[1] == 0, for a one-layer gate), ReLU between; returns the
-    scores (a scratch row)."""
-    n1 = gf.shape[2]
-    for o in range(n1):
-        h0[o] = gbf[k, o]
-    _axpy_rows(gf, k, gf.shape[1], n1, pooled, h0)
+    """Gate MLP of block k on pooled (B,): first layer gf (nb, O1, B) (out, in), middle layers
+    gm (nb, L-2, G, G), last layer gl (nb, G, H) (in, out; absent, shape[1] == 0, for a one-layer gate),
+    ReLU between; returns the scores (a scratch row)."""
+    n1 = gf.shape[1]
+    _gate_first(gf, gbf, k, pooled, h0)
     if gl.shape[1] == 0:
         return h0
     src, dst = h0, h1
@@ -206,7 +241,7 @@ def _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1):
 
 @njit
 def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
-                xr, ar, kr, kc, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
+                xr, ar, kr, kc, fr, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
     """Feed one frame; returns the index of the frame written to ``out``/``mask_out``, or -1.
 
     frame (F,) complex64 (ignored when ``pad``: a frame past the end of the utterance);
@@ -226,7 +261,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
     x, y, feats, h, pooled, h0, h1 = wk[W_X], wk[W_Y], wk[W_FEAT], wk[W_H], wk[W_POOL], wk[W_G0], wk[W_G1]
     use_forced = forced.shape[0] > 0
     log = glog.shape[0] > 0
-    rs = sr.shape[0]
+    ms = sr.shape[0] - 1
 
     # ---- front-end: |X| ** c -> 1x1 conv F->B -> ReLU; X kept for the delayed output
     if not pad:
@@ -239,7 +274,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
         for i in range(nB):
             if x[i] < F32(0.0):
                 x[i] = F32(0.0)
-        s = n % rs
+        s = n & ms
         for f in range(nF):
             sr[s, 0, f] = frame[f].real
             sr[s, 1, f] = frame[f].imag
@@ -250,8 +285,8 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
         if t_in < 0:
             return -1
         span, dr, gr, kk, dil = geo[k, E_SPAN], geo[k, E_DR], geo[k, E_GR], geo[k, E_K], geo[k, E_DIL]
-        rx, ra, rk = geo[k, E_RX], geo[k, E_RA], geo[k, E_RK]
-        s = t_in % rx
+        mx, ma, mk = geo[k, E_RX] - 1, geo[k, E_RA] - 1, geo[k, E_RK] - 1     # ring masks
+        s = t_in & mx
         if T < 0 or t_in < T:
             for i in range(nB):
                 xr[k, s, i] = x[i]
@@ -262,32 +297,37 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
         # -- gate and first half (conv1, norm1, PReLU) for frame t_g
         t_g = t_in - gr
         if t_g >= 0:
-            sa = t_g % ra
+            sa = t_g & ma
             if T < 0 or t_g < T:
-                sx = t_g % rx
-                sk = t_g % rk
+                sx = t_g & mx
+                sk = t_g & mk
                 na = 0
                 if not skip:
                     na = nH
                 elif use_forced:
-                    for c in range(nH):           # branch-free compaction
-                        kr[k, sk, na] = c
-                        na += 1 if forced[t_g, k, c] != 0 else 0
+                    kfr = fr[k, sk]
+                    for c in range(nH):
+                        kfr[c] = F32(1.0) if forced[t_g, k, c] != 0 else F32(0.0)
                 else:
                     for i in range(nB):
                         pooled[i] = F32(0.0)
                     for j in range(pool - 1, -1, -1):     # oldest first; frames < 0 are zeros
                         tt = t_in - j
                         if tt >= 0:
-                            st = tt % rx
+                            st = tt & mx
                             for i in range(nB):
                                 pooled[i] += xr[k, st, i]
                     for i in range(nB):
                         pooled[i] = pooled[i] / F32(pool)
                     scores = _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1)
+                    kfr = fr[k, sk]
+                    for c in range(nH):           # 0/1 keep vector (vectorised select)
+                        kfr[c] = F32(1.0) if scores[c] > F32(0.0) else F32(0.0)
+                if skip:
+                    kfr = fr[k, sk]
                     for c in range(nH):           # branch-free compaction (decisions are unpredictable)
                         kr[k, sk, na] = c
-                        na += 1 if scores[c] > F32(0.0) else 0
+                        na += 1 if kfr[c] != F32(0.0) else 0
                 kc[k, sk] = na
                 if log and t_g < glog.shape[0]:
                     if skip:
@@ -307,21 +347,15 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
                     for c in range(nH):
                         arow[c] = F32(0.0)
                     if na > 0:
-                        kidx = kr[k, sk]
-                        _dot_gather(chan, k, P_W1, kidx, na, nB, xr[k, sx], vh[k, V_B1], h)
-                        mean, var = _mean_var(h, na)
+                        _dot_scatter(chan, k, P_W1, kr[k, sk], na, nB, xr[k, sx], vh[k, V_B1], arow)
+                        kfr = fr[k, sk]
+                        mean, var = _masked_mean_var(arow, kfr, nH, na)
                         r = F32(1.0) / np.sqrt(var + sc[k, 0])
-                        kf = wk[W_KF]
-                        for c in range(nH):
-                            kf[c] = F32(0.0)
-                        for i in range(na):
-                            arow[kidx[i]] = h[i]
-                            kf[kidx[i]] = F32(1.0)
                         # affine + PReLU over all H channels, vectorised, zeroed where skipped (x 0)
                         p1 = sc[k, 1]
                         for c in range(nH):
                             yv = (arow[c] - mean) * r * vh[k, V_G1, c] + vh[k, V_BE1, c]
-                            arow[c] = (yv if yv >= F32(0.0) else p1 * yv) * kf[c]
+                            arow[c] = (yv if yv >= F32(0.0) else p1 * yv) * kfr[c]
             else:
                 for c in range(nH):
                     ar[k, sa, c] = F32(0.0)       # past the end: the model's zero padding
@@ -333,34 +367,38 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
         if not (T < 0 or t_out < T):
             t_in = t_out                           # a padding frame for the next block
             continue
-        sk = t_out % rk
+        sk = t_out & mk
         na = kc[k, sk]
         base = t_g - span                          # frame of the oldest tap
-        sx = t_out % rx
+        sx = t_out & mx
         for i in range(nB):
             y[i] = xr[k, sx, i] + b2[k, i]
         if not skip:
             for c in range(nH):
                 h[c] = vh[k, V_DWB, c]
             for j in range(kk):
-                st = (base + j * dil) % ra
+                st = (base + j * dil) & ma
                 for c in range(nH):
                     h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
             _norm_act_dense(h, nH, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
             _axpy_rows(w2t, k, nH, nB, h, y)
         elif na > 0:
-            kidx = kr[k, sk]
-            d = wk[W_D]                            # depthwise over all H (vectorised), then gathered
-            for c in range(nH):
-                d[c] = vh[k, V_DWB, c]
+            for c in range(nH):                    # depthwise over all H (vectorised)
+                h[c] = vh[k, V_DWB, c]
             for j in range(kk):
-                st = (base + j * dil) % ra
+                st = (base + j * dil) & ma
                 for c in range(nH):
-                    d[c] += vh[k, V_DW + j, c] * ar[k, st, c]
-            for i in range(na):
-                h[i] = d[kidx[i]]
-            _norm_act_gather(h, kidx, na, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
-            _axpy_gather(chan, k, P_W2, kidx, na, nB, h, y)
+                    h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
+            # norm2 statistics over the active channels (masked, full width), affine + PReLU over all
+            # H (skipped channels' values are never read), conv2 on the active columns
+            kfo = fr[k, sk]
+            mean, var = _masked_mean_var(h, kfo, nH, na)
+            r = F32(1.0) / np.sqrt(var + sc[k, 2])
+            p2 = sc[k, 3]
+            for c in range(nH):
+                yv = (h[c] - mean) * r * vh[k, V_G2, c] + vh[k, V_BE2, c]
+                h[c] = yv if yv >= F32(0.0) else p2 * yv
+            _axpy_gather_full(chan, k, P_W2, kr[k, sk], na, nB, h, y)
         for i in range(nB):
             x[i] = y[i]
         t_in = t_out
@@ -371,7 +409,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
     for f in range(nF):
         mask_out[f] = bb[f]
     _axpy_rows2(wb, nB, nF, x, mask_out)
-    s = t_in % rs
+    s = t_in & ms
     for f in range(nF):
         m = F32(1.0) / (F32(1.0) + np.exp(-mask_out[f]))
         mask_out[f] = m
@@ -381,7 +419,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
 
 @njit
 def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
-               xr, ar, kr, kc, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
+               xr, ar, kr, kc, fr, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
     """Whole utterance through :func:`engine_step`: frames (T, F) complex64, then ``lookahead`` pad
     frames; out (T, F) complex64, masks (T, F) float32. Returns the number of frames written."""
     nT = frames.shape[0]
@@ -390,7 +428,7 @@ def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gb
     done = 0
     for t in range(nT + lookahead):
         r = engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
-                        xr, ar, kr, kc, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
+                        xr, ar, kr, kc, fr, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
                         forced, glog, o, mo)
         if r >= 0:
             out[r] = o

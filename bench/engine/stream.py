@@ -36,6 +36,11 @@ class EngineError(SebenchError, ValueError):
     """Bad engine input (shape, dtype, mode)."""
 
 
+def _pow2(n: int) -> int:
+    """Smallest power of two >= n (ring lengths: the kernels index rings with ``t & (R - 1)``)."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().float().numpy()
 
@@ -78,12 +83,14 @@ class StreamingEngine:
             span = (blk.kernel - 1) * blk.dilation
             dr = blk.padding[1]
             gr = 0 if (cfg.causal or not self.gated) else pool - 1 - (pool - 1) // 2
-            geo[k] = [blk.kernel, blk.dilation, span, dr, gr, max(pool, gr + dr + 1), span + 1, dr + 1]
+            geo[k] = [blk.kernel, blk.dilation, span, dr, gr, _pow2(max(pool, gr + dr + 1)), _pow2(span + 1),
+                      _pow2(dr + 1)]
         if self.gated:
             ws = [[_np(lay.weight[:, :, 0]).T for lay in g.layers] for g in model.gates]     # (in, out)
             bs = [[_np(lay.bias) for lay in g.layers] for g in model.gates]
             L = len(ws[0])
-            gf, gbf = np.stack([w[0] for w in ws]), np.stack([b[0] for b in bs])
+            gf = np.stack([w[0].T for w in ws])                                      # (out, in)
+            gbf = np.stack([b[0] for b in bs])
             mid = [np.stack(w[1:L - 1]) if L > 2 else np.zeros((0, 1, 1), np.float32) for w in ws]
             gm = np.ascontiguousarray(np.stack(mid), np.float32)
             gbm = np.stack([np.stack(b[1:L - 1]) if L > 2 else np.zeros((0, 1), np.float32) for b in bs])
@@ -91,7 +98,7 @@ class StreamingEngine:
                 gl, gbl = np.stack([w[-1] for w in ws]), np.stack([b[-1] for b in bs])
             else:
                 gl, gbl = np.zeros((nb, 0, 0), np.float32), np.zeros((nb, 0), np.float32)
-            gdim = max(gf.shape[2], gl.shape[2])
+            gdim = max(gf.shape[1], gl.shape[2])
         else:
             gf, gbf = np.zeros((nb, 0, 0), np.float32), np.zeros((nb, 0), np.float32)
             gm, gbm = np.zeros((nb, 0, 1, 1), np.float32), np.zeros((nb, 0, 1), np.float32)
@@ -112,7 +119,8 @@ class StreamingEngine:
             np.zeros((nb, int(geo[:, K.E_RA].max()), H), np.float32),
             np.zeros((nb, int(geo[:, K.E_RK].max()), H), np.int32),
             np.zeros((nb, int(geo[:, K.E_RK].max())), np.int32),
-            np.zeros((self.lookahead_frames + 1, 2, F_), np.float32),
+            np.zeros((nb, int(geo[:, K.E_RK].max()), H), np.float32),
+            np.zeros((_pow2(self.lookahead_frames + 1), 2, F_), np.float32),
             np.zeros((K.N_WK, wdim), np.float32),
             np.zeros(2, np.int64))
         self._args = self._weights + self._state
