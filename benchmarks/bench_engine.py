@@ -9,7 +9,8 @@ analytic MAC saving (:mod:`bench.macs`, gates included, STFT excluded) and the r
 ``cpu_time_saving / mac_saving`` with ``cpu_time_saving = 1 - p50(skip) / p50(dense)``.
 
 Where the gap goes (same interleaved loop, each against dense): ``fixed`` = skipping with every channel
-forced off (front-end |X|^c, front/back 1x1 convs, sigmoid, ring bookkeeping: no gate, no channel);
+forced off (front-end |X|^c, front/back 1x1 convs, sigmoid, ring bookkeeping, the compaction of the decisions
+into index lists: no gate, no channel);
 ``gate`` = skipping with the gates minus skipping with the same decisions forced (the gates' cost);
 ``gather efficiency`` = dense per-channel time x realised keep / skipping per-channel time.
 Also eager PyTorch frame by frame (dense, the same per-frame math with torch ops) for the engine's speed-up.
