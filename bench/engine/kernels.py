@@ -186,6 +186,23 @@ def _norm_act_dense(v, n, g, be, eps, slope):
         v[c] = y if y >= F32(0.0) else slope * y
 
 
+@njit
+def _norm_act_masked(v, kf, n, cnt, g, be, eps, slope, zero_skipped):
+    """In place on v[:n] (all channels): LayerNorm with statistics over the cnt channels whose kf is 1
+    (:func:`_masked_mean_var`), affine g/be, PReLU, vectorised over all n; ``zero_skipped`` multiplies by
+    kf (a skipped channel exactly 0, as the model after norm1)."""
+    mean, var = _masked_mean_var(v, kf, n, cnt)
+    r = F32(1.0) / np.sqrt(var + eps)
+    if zero_skipped:
+        for c in range(n):
+            y = (v[c] - mean) * r * g[c] + be[c]
+            v[c] = (y if y >= F32(0.0) else slope * y) * kf[c]
+    else:
+        for c in range(n):
+            y = (v[c] - mean) * r * g[c] + be[c]
+            v[c] = y if y >= F32(0.0) else slope * y
+
+
 @njit(fastmath=_FM)
 def _gate_first(gf, gbf, k, pooled, h0):
     """h0[o] = gbf[k, o] + gf[k, o, :] . pooled for the gate's first layer gf (nb, O1, B): dot
@@ -348,14 +365,8 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
                         arow[c] = F32(0.0)
                     if na > 0:
                         _dot_scatter(chan, k, P_W1, kr[k, sk], na, nB, xr[k, sx], vh[k, V_B1], arow)
-                        kfr = fr[k, sk]
-                        mean, var = _masked_mean_var(arow, kfr, nH, na)
-                        r = F32(1.0) / np.sqrt(var + sc[k, 0])
-                        # affine + PReLU over all H channels, vectorised, zeroed where skipped (x 0)
-                        p1 = sc[k, 1]
-                        for c in range(nH):
-                            yv = (arow[c] - mean) * r * vh[k, V_G1, c] + vh[k, V_BE1, c]
-                            arow[c] = (yv if yv >= F32(0.0) else p1 * yv) * kfr[c]
+                        _norm_act_masked(arow, fr[k, sk], nH, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1],
+                                         True)
             else:
                 for c in range(nH):
                     ar[k, sa, c] = F32(0.0)       # past the end: the model's zero padding
@@ -373,32 +384,19 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
         sx = t_out & mx
         for i in range(nB):
             y[i] = xr[k, sx, i] + b2[k, i]
-        if not skip:
-            for c in range(nH):
+        if not skip or na > 0:
+            for c in range(nH):                    # depthwise over all H (vectorised; skipped channels are 0)
                 h[c] = vh[k, V_DWB, c]
             for j in range(kk):
                 st = (base + j * dil) & ma
                 for c in range(nH):
                     h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
-            _norm_act_dense(h, nH, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
-            _axpy_rows(w2t, k, nH, nB, h, y)
-        elif na > 0:
-            for c in range(nH):                    # depthwise over all H (vectorised)
-                h[c] = vh[k, V_DWB, c]
-            for j in range(kk):
-                st = (base + j * dil) & ma
-                for c in range(nH):
-                    h[c] += vh[k, V_DW + j, c] * ar[k, st, c]
-            # norm2 statistics over the active channels (masked, full width), affine + PReLU over all
-            # H (skipped channels' values are never read), conv2 on the active columns
-            kfo = fr[k, sk]
-            mean, var = _masked_mean_var(h, kfo, nH, na)
-            r = F32(1.0) / np.sqrt(var + sc[k, 2])
-            p2 = sc[k, 3]
-            for c in range(nH):
-                yv = (h[c] - mean) * r * vh[k, V_G2, c] + vh[k, V_BE2, c]
-                h[c] = yv if yv >= F32(0.0) else p2 * yv
-            _axpy_gather_full(chan, k, P_W2, kr[k, sk], na, nB, h, y)
+            if not skip:
+                _norm_act_dense(h, nH, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3])
+                _axpy_rows(w2t, k, nH, nB, h, y)
+            else:                                  # skipped channels' values are computed, never read
+                _norm_act_masked(h, fr[k, sk], nH, na, vh[k, V_G2], vh[k, V_BE2], sc[k, 2], sc[k, 3], False)
+                _axpy_gather_full(chan, k, P_W2, kr[k, sk], na, nB, h, y)
         for i in range(nB):
             x[i] = y[i]
         t_in = t_out
