@@ -49,7 +49,7 @@ CHECKPOINT_FORMAT = 1
 # small helpers
 # ----------------------------------------------------------------------------------------------------
 
-from bench.levels import level_keep, model_params, parse_level, replicate_levels  # noqa: E402,F401  (re-exported)
+from bench.levels import causal_static_of, level_keep, model_params, parse_level, replicate_levels  # noqa: E402,F401  (re-exported)
 
 
 def data_seed(params: dict, level: str) -> int:
@@ -96,7 +96,7 @@ def init_source(params: dict, level: str) -> str | None:
     tp = params["train"]
     overrides = tp.get("init_overrides") or {}
     base = parse_level(params, level)[0]
-    causal_ref = (params.get("causal") or {}).get("gated_levels", {}).get(base)
+    causal_ref = causal_static_of(params, base)   # a causal gated level's causal static model, else None
     src = overrides[base] if base in overrides else causal_ref or tp.get("init_gated_from")
     if src and (src not in params["levels"] or float(params["levels"][src]) < 1.0):
         raise ValueError(f"params: warm start {src!r} of level {level!r} must name a static level (keep 1.0)")
@@ -437,6 +437,14 @@ def _train_steps(run: _Run, ddp_model, epoch: int) -> torch.Tensor:
     return acc
 
 
+def _log_epoch(live, rec: dict) -> None:
+    """One epoch's record (``run.history`` entry) into DVCLive: ``train/loss``, ``valid/loss``, ``lr``, ..."""
+    for k, v in rec.items():
+        if k != "epoch":
+            live.log_metric(k.replace("_", "/", 1) if k.startswith(("train_", "valid_")) else k, v)
+    live.next_step()
+
+
 def _end_epoch(run: _Run, ddp_model, epoch: int, acc: torch.Tensor, live, t_start: float) -> None:
     """Validate, keep the best state (valid split only, never test), log, write the checkpoint."""
     info = run.info
@@ -456,10 +464,7 @@ def _end_epoch(run: _Run, ddp_model, epoch: int, acc: torch.Tensor, live, t_star
                     "heads": ({k: v.detach().cpu().clone() for k, v in run.heads.state_dict().items()}
                               if run.heads is not None else None)}
     if info.is_main:
-        for k, v in rec.items():
-            if k != "epoch":
-                live.log_metric(k.replace("_", "/", 1) if k.startswith(("train_", "valid_")) else k, v)
-        live.next_step()
+        _log_epoch(live, rec)
         atomic_torch_save({
             "format": CHECKPOINT_FORMAT, "fingerprint": run.fp, "epoch": epoch + 1, "level": run.level,
             "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
@@ -513,11 +518,16 @@ def train_level(params: dict, level: str, device_req: str | None = None, stop_af
     if run.info.is_main:
         from dvclive import Live
 
-        live = Live(dir=str(run.out_dir / "dvclive"), dvcyaml=False, save_dvc_exp=False, resume=run.start_epoch > 0)
-        live.step = run.start_epoch
+        # A fresh log replayed from the checkpoint's history, not DVCLive's resume: DVC deletes a stage's output
+        # directory before running it, so a resumed run (after a kill, or `dvc repro` after
+        # scripts/train_parallel.sh) would otherwise log only its own epochs; replayed, the log covers every
+        # epoch and is the same bytes whether the run was interrupted or not.
+        live = Live(dir=str(run.out_dir / "dvclive"), dvcyaml=False, save_dvc_exp=False, resume=False)
         live.log_params({"level": level, "target_keep": run.keep, "config": params["model"]["config"],
                          "epochs": run.epochs, "batch_size": int(run.tp["batch_size"]),
                          "world_size": run.info.world_size})
+        for rec in run.history:
+            _log_epoch(live, rec)
     patience = run.tp.get("patience")      # epochs without a better valid loss before stopping (None: never)
     t_start = time.perf_counter()
     stopped = False

@@ -165,12 +165,22 @@ def test_resume_equals_uninterrupted(dataset, tmp_path):
     ck = checkpoint_path(b, "keep50")
     assert ck.is_file() and not (Path(b["paths"]["models_dir"]) / "keep50" / "model.pt").exists()
     assert torch.load(ck, weights_only=False)["epoch"] == 1
+    import shutil
+    shutil.rmtree(Path(b["paths"]["models_dir"]) / "keep50", ignore_errors=True)   # as DVC before a stage runs
     sb = train_level(b, "keep50", progress=False)
     wa = torch.load(Path(a["paths"]["models_dir"]) / "keep50" / "model.pt", weights_only=False)["state_dict"]
     wb = torch.load(Path(b["paths"]["models_dir"]) / "keep50" / "model.pt", weights_only=False)["state_dict"]
     assert wa.keys() == wb.keys()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert sa["history"] == sb["history"] and sa["final_valid_loss"] == sb["final_valid_loss"]
+    # the DVCLive log of the resumed run covers every epoch, byte for byte the uninterrupted run's (replayed
+    # from the checkpoint's history: DVC deletes a stage's output directory before a resumed run)
+    la, lb = (Path(x["paths"]["models_dir"]) / "keep50" / "dvclive" for x in (a, b))
+    files = sorted(f.relative_to(la) for f in la.rglob("*") if f.is_file())
+    assert files == sorted(f.relative_to(lb) for f in lb.rglob("*") if f.is_file())
+    assert Path("plots/metrics/valid/loss.tsv") in files
+    assert all((la / f).read_bytes() == (lb / f).read_bytes() for f in files)
+    assert len((la / "plots/metrics/valid/loss.tsv").read_text().splitlines()) == 1 + 3   # header + 3 epochs
 
     # outputs of the uninterrupted run
     out = Path(a["paths"]["models_dir"]) / "keep50"
