@@ -283,6 +283,9 @@ class F0Cache:
                 import multiprocessing as mp
                 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+                from datagen.numba_warm import warm_librosa
+
+                warm_librosa()   # librosa's numba caches complete before the workers import librosa
                 # spawn, not fork: a forked child of a process that already ran torch's OpenMP pool can hang
                 with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"),
                                          initializer=_init_f0_worker, initargs=(1,)) as ex:

@@ -10,6 +10,11 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # requirements.lock pins every package (torch 2.11 with the torchaudio 2.11 built against it).
 "$VENV/bin/python" -m pip install -q -c requirements.lock -e '.[test]'
+# librosa's numba caches: delete any (a pair written by two processes at once segfaults every later import,
+# see datagen/numba_warm.py) and compile them once, serially, before any stage starts worker processes.
+find "$("$VENV/bin/python" -c 'import os, importlib.util; print(os.path.dirname(importlib.util.find_spec("librosa").origin))')" \
+  -name '*.nb[ic]' -delete
+"$VENV/bin/python" -c 'from datagen.numba_warm import warm_librosa; warm_librosa()'
 # Debian tools used by the report's browser test (optional elsewhere): chromium for a headless render.
 if [ "${SETUP_APT:-1}" = "1" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "setup: chromium not installed (browser test will be skipped)"

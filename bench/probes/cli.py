@@ -507,6 +507,9 @@ def _run(args, p: dict, pc: dict) -> int:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        from datagen.numba_warm import warm_librosa
+
+        warm_librosa()   # librosa's numba caches written once, here, not raced by the workers
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
             results = list(ex.map(_probe_one_level, gated))
     else:

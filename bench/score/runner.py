@@ -134,6 +134,9 @@ def score_tasks(tasks: list[Task], workers: int = 1, progress: bool = True) -> p
                 bar.update()
     else:
         # fork keeps the parent's warmed-up imports; spawn where fork does not exist
+        from datagen.numba_warm import warm_librosa
+
+        warm_librosa()   # librosa's numba caches written once, here, not raced by the workers
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         chunk = max(1, len(tasks) // (workers * 16))
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
