@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import importlib
 
-# every librosa module with cached numba kernels (tests/datagen/test_numba_warm.py checks the list against the
-# installed librosa). Kernels with explicit signatures (the guvectorize / vectorize ones, where the crash was
-# seen) compile at import; plain @jit kernels compile at their first call and are not warmed by an import.
-LIBROSA_NUMBA_MODULES = ("librosa.beat", "librosa.core.audio", "librosa.core.constantq", "librosa.core.notation",
-                         "librosa.core.pitch", "librosa.core.spectrum", "librosa.feature.utils", "librosa.filters",
-                         "librosa.sequence", "librosa.util.matching", "librosa.util.utils")
+# every librosa module with a cached guvectorize kernel (the kernel + wrapper file pair that a race can mix;
+# plain @jit caches are one self-contained file each and compile at first call, not at import).
+# tests/datagen/test_numba_warm.py checks the list against the installed librosa's source.
+LIBROSA_GUFUNC_MODULES = ("librosa.beat", "librosa.core.audio", "librosa.core.pitch", "librosa.util.utils")
 
 
-def warm_librosa() -> list[str]:
-    """Import :data:`LIBROSA_NUMBA_MODULES` (compiling or loading their cached kernels); returns their names.
+def warm_librosa() -> None:
+    """Import :data:`LIBROSA_GUFUNC_MODULES`, compiling (or loading) their cached gufuncs in this process.
     Call it before starting worker processes that may import librosa."""
-    for name in LIBROSA_NUMBA_MODULES:
+    for name in LIBROSA_GUFUNC_MODULES:
         importlib.import_module(name)
-    return list(LIBROSA_NUMBA_MODULES)

@@ -257,7 +257,7 @@ def _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1):
 
 
 @njit
-def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
+def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool,
                 xr, ar, kr, kc, fr, sr, wk, cnt, frame, pad, skip, forced, glog, out, mask_out):
     """Feed one frame; returns the index of the frame written to ``out``/``mask_out``, or -1.
 
@@ -318,11 +318,11 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
             if T < 0 or t_g < T:
                 sx = t_g & mx
                 sk = t_g & mk
+                kfr = fr[k, sk]                    # this frame's 0/1 keep row (skipping only)
                 na = 0
                 if not skip:
                     na = nH
                 elif use_forced:
-                    kfr = fr[k, sk]
                     for c in range(nH):
                         kfr[c] = F32(1.0) if forced[t_g, k, c] != 0 else F32(0.0)
                 else:
@@ -337,11 +337,9 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
                     for i in range(nB):
                         pooled[i] = pooled[i] / F32(pool)
                     scores = _gate_scores(gf, gbf, gm, gbm, gl, gbl, k, pooled, h0, h1)
-                    kfr = fr[k, sk]
                     for c in range(nH):           # 0/1 keep vector (vectorised select)
                         kfr[c] = F32(1.0) if scores[c] > F32(0.0) else F32(0.0)
                 if skip:
-                    kfr = fr[k, sk]
                     for c in range(nH):           # branch-free compaction (decisions are unpredictable)
                         kr[k, sk, na] = c
                         na += 1 if kfr[c] != F32(0.0) else 0
@@ -365,7 +363,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
                         arow[c] = F32(0.0)
                     if na > 0:
                         _dot_scatter(chan, k, P_W1, kr[k, sk], na, nB, xr[k, sx], vh[k, V_B1], arow)
-                        _norm_act_masked(arow, fr[k, sk], nH, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1],
+                        _norm_act_masked(arow, kfr, nH, na, vh[k, V_G1], vh[k, V_BE1], sc[k, 0], sc[k, 1],
                                          True)
             else:
                 for c in range(nH):
@@ -416,7 +414,7 @@ def engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, g
 
 
 @njit
-def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
+def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool,
                xr, ar, kr, kc, fr, sr, wk, cnt, frames, lookahead, skip, forced, glog, out, masks):
     """Whole utterance through :func:`engine_step`: frames (T, F) complex64, then ``lookahead`` pad
     frames; out (T, F) complex64, masks (T, F) float32. Returns the number of frames written."""
@@ -425,7 +423,7 @@ def engine_run(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gb
     mo = np.empty(frames.shape[1], np.float32)
     done = 0
     for t in range(nT + lookahead):
-        r = engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool, allidx,
+        r = engine_step(wf, bf, wb, bb, cexp, chan, w1t, w2t, vh, b2, sc, gf, gbf, gm, gbm, gl, gbl, geo, pool,
                         xr, ar, kr, kc, fr, sr, wk, cnt, frames[min(t, nT - 1)], t >= nT, skip,
                         forced, glog, o, mo)
         if r >= 0:

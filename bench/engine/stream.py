@@ -112,8 +112,7 @@ class StreamingEngine:
             np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
             np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
             np.float32(cfg.compress_exponent), chan, np.ascontiguousarray(chan[:, :, K.P_W1].transpose(0, 2, 1)),
-            np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, *gates, geo, int(pool),
-            np.arange(H, dtype=np.int32))
+            np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, *gates, geo, int(pool))
         self._state = (
             np.zeros((nb, int(geo[:, K.E_RX].max()), B), np.float32),
             np.zeros((nb, int(geo[:, K.E_RA].max()), H), np.float32),
