@@ -23,6 +23,7 @@ framing. :meth:`StreamingEngine.flush` feeds the model's zero padding after the 
 from __future__ import annotations
 
 import copy
+import ctypes
 
 import numpy as np
 import torch
@@ -36,9 +37,26 @@ class EngineError(SebenchError, ValueError):
     """Bad engine input (shape, dtype, mode)."""
 
 
+BACKENDS = ("numba", "c")   # bench.engine.kernels (numba) | bench.engine.cengine (csrc/engine.c, AVX-512 where present)
+
+
 def _pow2(n: int) -> int:
     """Smallest power of two >= n (ring lengths: the kernels index rings with ``t & (R - 1)``)."""
     return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _aligned(a):
+    """A C-contiguous copy of array ``a`` starting on a 64-byte boundary (a cache line, one AVX-512 vector):
+    numpy's 16-byte alignment let the weights' vector loads straddle cache lines, at a cost that changed with
+    each process's allocation (measured: 0.5-1.5 us of a ~9 us small-config frame, C backend). Scalars
+    pass through."""
+    if not isinstance(a, np.ndarray) or a.ndim == 0:
+        return a
+    buf = np.empty(a.nbytes + 64, np.uint8)
+    off = (-buf.ctypes.data) % 64
+    out = buf[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -57,9 +75,11 @@ class StreamingEngine:
         tail = eng.flush()              # the last lookahead_frames frames
     """
 
-    def __init__(self, model: ConvFSENet, skip: bool = True):
+    def __init__(self, model: ConvFSENet, skip: bool = True, backend: str = "numba"):
+        if backend not in BACKENDS:
+            raise EngineError(f"backend must be one of {BACKENDS}, got {backend!r}")
         cfg = model.cfg
-        self.cfg, self.skip = cfg, bool(skip)
+        self.cfg, self.skip, self.backend = cfg, bool(skip), backend
         self.gated = model.gates is not None
         F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
         pool = int(cfg.gate.pool_frames) if self.gated else 1
@@ -107,12 +127,13 @@ class StreamingEngine:
         gates = tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (gf, gbf, gm, gbm, gl, gbl))
         self.block_lookahead = [int(g[K.E_GR] + g[K.E_DR]) for g in geo]
         self.lookahead_frames = int(sum(self.block_lookahead))
-        wdim = max(F_, B, H, gdim)
+        wdim = -(-max(F_, B, H, gdim) // 16) * 16          # scratch rows on 64-byte boundaries
         self._weights = (
             np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
             np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
             np.float32(cfg.compress_exponent), chan, np.ascontiguousarray(chan[:, :, K.P_W1].transpose(0, 2, 1)),
             np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, *gates, geo, int(pool))
+        self._weights = tuple(_aligned(a) for a in self._weights)
         self._state = (
             np.zeros((nb, int(geo[:, K.E_RX].max()), B), np.float32),
             np.zeros((nb, int(geo[:, K.E_RA].max()), H), np.float32),
@@ -120,9 +141,11 @@ class StreamingEngine:
             np.zeros((nb, int(geo[:, K.E_RK].max())), np.int32),
             np.zeros((nb, int(geo[:, K.E_RK].max()), H), np.float32),
             np.zeros((_pow2(self.lookahead_frames + 1), 2, F_), np.float32),
-            np.zeros((K.N_WK, wdim), np.float32),
+            np.zeros((K.N_WK + 3, wdim), np.float32),      # + 3 rows: the C backend's output frame
             np.zeros(2, np.int64))
+        self._state = tuple(_aligned(a) for a in self._state)
         self._args = self._weights + self._state
+        self._bind()
         self._no_masks = np.zeros((0, nb, H), np.uint8)
         self._out = np.empty(F_, np.complex64)
         self._mask = np.empty(F_, np.float32)
@@ -132,11 +155,23 @@ class StreamingEngine:
         """An engine with its own state sharing these weights (one copy in cache), in mode ``skip``."""
         other = copy.copy(self)
         other.skip = bool(skip)
-        other._state = tuple(a.copy() for a in self._state)
+        other._state = tuple(_aligned(a) for a in self._state)
         other._args = self._weights + other._state
+        other._bind()
         other._out, other._mask = self._out.copy(), self._mask.copy()
         other.reset()
         return other
+
+    def _bind(self) -> None:
+        """C backend: the library and a struct pointing at this engine's arrays (they outlive it)."""
+        self._lib = self._cs = None
+        if self.backend == "c":
+            from bench.engine import cengine
+            self._lib = cengine.load()
+            self._cs = ctypes.byref(cengine.make_struct(self._weights, self._state))
+
+    def _c_masks(self, a: np.ndarray) -> tuple[int | None, int]:
+        return (a.ctypes.data, a.shape[0]) if a.shape[0] else (None, 0)
 
     # ------------------------------------------------------------------ properties
     def latency_ms(self, sample_rate_hz: int = 16000) -> dict:
@@ -168,12 +203,14 @@ class StreamingEngine:
         self._check_mode(None)
         if frame.dtype != np.complex64 or frame.shape != (self.cfg.n_bins,):
             raise EngineError(f"frame must be ({self.cfg.n_bins},) complex64, got {frame.shape} {frame.dtype}")
-        t = K.engine_step(*self._args, frame, False, self.skip, self._no_masks, self._no_masks, self._out,
-                          self._mask)
+        t = self.step_raw(frame)
         return None if t < 0 else (int(t), self._out, self._mask)
 
     def step_raw(self, frame: np.ndarray) -> int:
         """:meth:`step` without checks or tuple (for timing loops): returns the output frame index or -1."""
+        if self._lib is not None:
+            return self._lib.se_step(self._cs, frame.ctypes.data, 0, self.skip, None, 0, None, 0,
+                                     self._out.ctypes.data, self._mask.ctypes.data)
         return K.engine_step(*self._args, frame, False, self.skip, self._no_masks, self._no_masks, self._out,
                              self._mask)
 
@@ -181,8 +218,12 @@ class StreamingEngine:
         """End of the utterance: the look-ahead frames still held, as (t, enhanced, mask) copies."""
         res = []
         for _ in range(self.lookahead_frames):
-            t = K.engine_step(*self._args, self._out, True, self.skip, self._no_masks, self._no_masks, self._out,
-                              self._mask)
+            if self._lib is not None:
+                t = self._lib.se_step(self._cs, self._out.ctypes.data, 1, self.skip, None, 0, None, 0,
+                                      self._out.ctypes.data, self._mask.ctypes.data)
+            else:
+                t = K.engine_step(*self._args, self._out, True, self.skip, self._no_masks, self._no_masks,
+                                  self._out, self._mask)
             if t >= 0:
                 res.append((int(t), self._out.copy(), self._mask.copy()))
         return res
@@ -212,7 +253,11 @@ class StreamingEngine:
         out = np.zeros((T, self.cfg.n_bins), np.complex64)
         masks = np.zeros((T, self.cfg.n_bins), np.float32)
         self.reset()
-        done = K.engine_run(*self._args, frames, self.lookahead_frames, self.skip, fm, glog, out, masks)
+        if self._lib is not None:
+            done = self._lib.se_run(self._cs, frames.ctypes.data, T, self.lookahead_frames, self.skip,
+                                    *self._c_masks(fm), *self._c_masks(glog), out.ctypes.data, masks.ctypes.data)
+        else:
+            done = K.engine_run(*self._args, frames, self.lookahead_frames, self.skip, fm, glog, out, masks)
         self.reset()
         if done != T:
             raise RuntimeError(f"engine wrote {done} of {T} frames")   # a bug, not a user error
