@@ -32,6 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import ctypes  # noqa: E402
+import functools  # noqa: E402
 import datetime as dt  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
@@ -81,6 +82,15 @@ def _timed_pass(a, frames, forced, no_masks, skip, lat):
         lat[t] = _now_ns(ts) - t0
 
 
+def _pass(e: StreamingEngine, frames: np.ndarray, forced: np.ndarray, lat: np.ndarray) -> None:
+    """One timed pass of ``frames`` through engine ``e`` (lat (T,) int64: ns per frame), in compiled code."""
+    if e.backend == "c":
+        f = (forced.ctypes.data, forced.shape[0]) if forced.shape[0] else (None, 0)
+        e._lib.se_timed_pass(e._cs, frames.ctypes.data, frames.shape[0], e.skip, *f, lat.ctypes.data)
+    else:
+        _timed_pass(e._args, frames, forced, e._no_masks, e.skip, lat)
+
+
 def _interleaved(dense: StreamingEngine, other: StreamingEngine, frames: np.ndarray, forced, reps: int):
     """(dense ns (reps*T,), other ns (reps*T,)): passes dense, other, dense, other, ... after one warm-up
     pass each; engines reset before each pass. Whole passes (not single frames) alternate, so that each
@@ -95,7 +105,7 @@ def _interleaved(dense: StreamingEngine, other: StreamingEngine, frames: np.ndar
             e.reset()
             lat = np.zeros(T, np.int64)
             c0 = time.thread_time_ns()
-            _timed_pass(e._args, frames, f, none, e.skip, lat)
+            _pass(e, frames, f, lat)
             c1 = time.thread_time_ns()
             if r:
                 j = i if r % 2 == 0 else 1 - i
@@ -124,6 +134,14 @@ def _median_rounds(rows: list[dict]) -> list[dict]:
                               dense_p50_us=[r["dense"]["p50_us"] for r in rs])
         out.append(best)
     return out
+
+
+def _c_build_info() -> list[str]:
+    """Compiler version line and flags of the C backend's build (for the JSON's implementation)."""
+    from bench.engine import cengine
+    cc = cengine._compiler()
+    ver = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    return [*ver, *cengine.CFLAGS, *cengine.LIBS, str(cengine.library_path().name)]
 
 
 def _stats(ns: np.ndarray, hop_s: float) -> dict:
@@ -256,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="measure every level this many times, rounds one after another (load drifts over "
                          "minutes); each row is the round with the median ratio, with every round's figures")
     ap.add_argument("--eager-seconds", type=float, default=2.0)
+    ap.add_argument("--backend", default="auto", choices=["auto", "c", "numba"],
+                    help="engine backend (auto: c where a C compiler builds it, else numba)")
     ap.add_argument("--out", default=str(ROOT / "reports/benchmarks/engine.json"))
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -275,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     spec_ = model_spec(architecture(params))
     if spec_.streaming_engine is None:
         raise SystemExit(f"model.architecture {spec_.name!r} registers no streaming engine (bench/models/registry.py)")
-    engine = spec_.streaming_engine   # bench.engine.StreamingEngine for conv_fsenet
+    from bench.engine import resolve_backend
+    backend = resolve_backend(a.backend)
+    engine = functools.partial(spec_.streaming_engine, backend=backend)   # bench.engine.StreamingEngine for conv_fsenet
     load_start = os.getloadavg()
     wave, audio_src = _audio(params, a.seconds)
     hop_s = params["frames"]["hop_length"] / params["frames"]["sample_rate_hz"]
@@ -311,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             dense_pf = dense_macs_per_frame(cfg)["total"]
             sha = (hashlib.sha256((models_dir / lv / "model.pt").read_bytes()).hexdigest()
                    if source.startswith("trained") else None)
-            row = dict(config=cfg_name, level=lv, round=rnd, target_keep=keep, model_source=source, model_sha256=sha,
+            row = dict(config=cfg_name, level=lv, round=rnd, backend=backend, target_keep=keep, model_source=source,
+                       model_sha256=sha,
                        causal=cfg.causal,
                        latency=dense.latency_ms(int(params["frames"]["sample_rate_hz"])),
                        macs=dict(dense_per_frame=dense_pf))
@@ -415,7 +438,10 @@ def main(argv: list[str] | None = None) -> int:
                      numpy=np.__version__, python=platform.python_version(),
                      threads=dict(torch=torch.get_num_threads(), numba=numba.get_num_threads())),
         implementation=dict(
-            engine="bench.engine.StreamingEngine (numba, float32, one frame per call of engine_step)",
+            engine=(f"bench.engine.StreamingEngine, backend {backend}: " + (
+                "csrc/engine.c built by bench.engine.cengine (" + " ".join(_c_build_info()) + "), float32, one "
+                "frame per call of se_step" if backend == "c" else
+                "numba kernels (bench/engine/kernels.py), float32, one frame per call of engine_step")),
             timing="per frame, clock_gettime(CLOCK_MONOTONIC) inside a compiled loop; dense and the other engine "
                    "interleaved pass by pass (order alternating), one warm-up pass each; statistics over reps x frames",
             eager="PyTorch eager, dense, frame by frame (torch.addmv, var_mean, ring buffers), perf_counter_ns",

@@ -15,6 +15,9 @@ fi
 find "$("$VENV/bin/python" -c 'import os, importlib.util; print(os.path.dirname(importlib.util.find_spec("librosa").origin))')" \
   -name '*.nb[ic]' -delete
 "$VENV/bin/python" -c 'from datagen.numba_warm import warm_librosa; warm_librosa()'
+# The streaming engine's C backend (bench/engine/csrc/engine.c), built for this CPU into ~/.cache/sebench/engine;
+# without a C compiler the engine uses its numba backend instead (a message, not a failure).
+"$VENV/bin/python" -m bench.engine.cengine >/dev/null || echo "setup: C engine backend not built (numba backend used)"
 # Debian tools used by the report's browser test (optional elsewhere): chromium for a headless render.
 if [ "${SETUP_APT:-1}" = "1" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "setup: chromium not installed (browser test will be skipped)"

@@ -60,25 +60,27 @@ def cache_dir() -> Path:
     return Path(root) / "engine"
 
 
-def library_path() -> Path:
-    """Where this machine's build of the current source lives (built or not)."""
+def library_path(extra_flags: tuple[str, ...] = ()) -> Path:
+    """Where this machine's build of the current source (with ``extra_flags`` after :data:`CFLAGS`) lives."""
     cc = _compiler()
     ver = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
-    key = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(CFLAGS + LIBS), *ver, _cpu_flags()])
-                         .encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(CFLAGS + list(extra_flags) + LIBS), *ver,
+                                    _cpu_flags()]).encode()).hexdigest()[:16]
     return cache_dir() / f"libsebench_engine-{key}.so"
 
 
-def build(force: bool = False) -> Path:
-    """Compile the library if this machine has no build of the current source; returns its path."""
-    out = library_path()
+def build(force: bool = False, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the library if this machine has no build of the current source; returns its path.
+    ``extra_flags`` (e.g. ``("-mno-avx512f",)``: the portable loops) go after :data:`CFLAGS`."""
+    out = library_path(extra_flags)
     if out.is_file() and not force:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:
-        r = subprocess.run([_compiler(), *CFLAGS, str(SOURCE), "-o", tmp, *LIBS], capture_output=True, text=True)
+        r = subprocess.run([_compiler(), *CFLAGS, *extra_flags, str(SOURCE), "-o", tmp, *LIBS], capture_output=True,
+                           text=True)
         if r.returncode != 0:
             raise CBackendUnavailable(f"{SOURCE}: the C compiler failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
         os.replace(tmp, out)
@@ -95,17 +97,17 @@ _I64 = ctypes.c_int64
 class EngineStruct(ctypes.Structure):
     """Mirror of ``Engine`` in csrc/engine.c (dimensions, then weight and state pointers)."""
     _fields_ = ([(n, _I64) for n in ("nF", "nB", "nH", "nb", "nvh", "pool", "O1", "Lm", "G", "Hg",
-                                      "RX", "RA", "RK", "RS", "W")]
+                                      "RX", "RA", "RK", "RS", "W", "ldb")]
                 + [("cexp", ctypes.c_double)]
                 + [(n, _P) for n in ("wf", "bf", "wb", "bb", "chan", "w1t", "w2t", "vh", "b2", "sc", "gf", "gbf",
                                       "gm", "gbm", "gl", "gbl", "geo", "xr", "ar", "kr", "kc", "fr", "sr", "wk",
                                       "cnt")])
 
 
-@lru_cache(maxsize=1)
-def load() -> ctypes.CDLL:
+@lru_cache(maxsize=4)
+def load(extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL:
     """The built library with its functions' signatures (builds it first if needed)."""
-    lib = ctypes.CDLL(str(build()))
+    lib = ctypes.CDLL(str(build(extra_flags=extra_flags)))
     S = ctypes.POINTER(EngineStruct)
     lib.se_step.argtypes = [S, _P, ctypes.c_int, ctypes.c_int, _P, _I64, _P, _I64, _P, _P]
     lib.se_step.restype = _I64
@@ -140,7 +142,7 @@ def make_struct(weights: tuple, state: tuple) -> EngineStruct:
     return EngineStruct(
         nF=wf.shape[0], nB=nB, nH=nH, nb=nb, nvh=vh.shape[1], pool=int(pool),
         O1=gf.shape[1], Lm=gm.shape[1], G=gm.shape[2], Hg=gl.shape[2] if gl.shape[1] else 0,
-        RX=xr.shape[1], RA=ar.shape[1], RK=kr.shape[1], RS=sr.shape[0], W=wk.shape[1], cexp=float(cexp),
+        RX=xr.shape[1], RA=ar.shape[1], RK=kr.shape[1], RS=sr.shape[0], W=wk.shape[1], ldb=wb.shape[1], cexp=float(cexp),
         **{name: a.ctypes.data for name, a in arrays.items()})
 
 

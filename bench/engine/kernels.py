@@ -4,7 +4,8 @@ Data layout (built by :class:`bench.engine.stream.StreamingEngine`; ``nb`` block
 H hidden, k taps). Weights, float32, blocks stacked so that the kernels index them directly (no array
 views are created per frame: a numba view costs a reference-count round trip):
 
-  wf (F, B), bf (B,)       front 1x1 conv, transposed     wb (B, F), bb (F,)   back 1x1 conv, transposed
+  wf (F, B), bf (B,)       front 1x1 conv, transposed     wb (B, F'), bb (F,)  back 1x1 conv, transposed,
+                           rows zero-padded to F' = F rounded up to 16 floats (64-byte aligned rows)
   chan (nb, H, 2, B)       one contiguous record per inner channel c: [0] row c of the first 1x1 conv,
                            [1] column c of the second: a skipped channel's weights are never touched,
                            an active channel's are one contiguous run (measured: separate W1 / W2^T

@@ -1,9 +1,11 @@
 """Compiled frame-by-frame Conv-FSENet with DynCP gates: saved MACs as saved CPU time.
 
 :class:`StreamingEngine` copies a :class:`bench.models.fsenet.ConvFSENet`'s weights into stacked float32
-arrays (layout in :mod:`bench.engine.kernels`) and runs the numba kernel
-:func:`bench.engine.kernels.engine_step` once per STFT frame: one complex frame (F,) in, one enhanced
-frame (F,) out. With ``skip=True`` each block's gate is evaluated first and only its active channels go
+arrays (layout in :mod:`bench.engine.kernels`, 64-byte aligned) and runs one compiled step per STFT frame:
+one complex frame (F,) in, one enhanced frame (F,) out. Two backends of the same algorithm: ``c``
+(``csrc/engine.c`` built for this CPU by :mod:`bench.engine.cengine`: AVX-512 register-blocked 1x1 convs,
+libmvec powf/expf; the default where a C compiler is present) and ``numba``
+(:func:`bench.engine.kernels.engine_step`; no compiler needed). With ``skip=True`` each block's gate is evaluated first and only its active channels go
 through the 1x1 convs (gathered rows of the first, gathered columns of the second: 2 x B of the 2 x B + 11
 MACs per channel); norm statistics are over the active channels, as the model's
 :class:`~bench.models.fsenet.MaskedChannelNorm`. The cheap per-channel elementwise steps (norm1's affine
@@ -37,7 +39,18 @@ class EngineError(SebenchError, ValueError):
     """Bad engine input (shape, dtype, mode)."""
 
 
-BACKENDS = ("numba", "c")   # bench.engine.kernels (numba) | bench.engine.cengine (csrc/engine.c, AVX-512 where present)
+BACKENDS = ("auto", "c", "numba")   # auto: c where it builds, else numba
+
+
+def resolve_backend(backend: str) -> str:
+    """``"auto"`` -> ``"c"`` when the C library builds and loads here (:func:`bench.engine.cengine.available`),
+    else ``"numba"``; ``"c"`` / ``"numba"`` as given."""
+    if backend not in BACKENDS:
+        raise EngineError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        from bench.engine import cengine
+        return "c" if cengine.available() else "numba"
+    return backend
 
 
 def _pow2(n: int) -> int:
@@ -59,6 +72,13 @@ def _aligned(a):
     return out
 
 
+def _pad_cols(a: np.ndarray, k: int) -> np.ndarray:
+    """(R, C) -> (R, C') zero-padded to C' = C rounded up to a multiple of k (rows on 64-byte boundaries)."""
+    out = np.zeros((a.shape[0], -(-a.shape[1] // k) * k), a.dtype)
+    out[:, :a.shape[1]] = a
+    return out
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().float().numpy()
 
@@ -67,7 +87,9 @@ class StreamingEngine:
     """Frame-by-frame inference of a trained :class:`ConvFSENet` (weights copied; eval only).
 
     ``skip=True``: gates first, active channels only (a static model then needs ``forced`` masks in
-    :meth:`run`); ``skip=False``: every channel, no gate. Per-frame use::
+    :meth:`run`); ``skip=False``: every channel, no gate. ``backend``: ``"c"`` (:mod:`bench.engine.cengine`,
+    csrc/engine.c compiled for this CPU), ``"numba"`` (:mod:`bench.engine.kernels`), ``"auto"`` (c where a C
+    compiler builds it, else numba); the same algorithm and results up to float32 summation order. Per-frame use::
 
         eng = StreamingEngine(model)
         for X_t in frames:              # (F,) complex64 STFT frames, model.stft's grid
@@ -75,11 +97,9 @@ class StreamingEngine:
         tail = eng.flush()              # the last lookahead_frames frames
     """
 
-    def __init__(self, model: ConvFSENet, skip: bool = True, backend: str = "numba"):
-        if backend not in BACKENDS:
-            raise EngineError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    def __init__(self, model: ConvFSENet, skip: bool = True, backend: str = "auto"):
         cfg = model.cfg
-        self.cfg, self.skip, self.backend = cfg, bool(skip), backend
+        self.cfg, self.skip, self.backend = cfg, bool(skip), resolve_backend(backend)
         self.gated = model.gates is not None
         F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
         pool = int(cfg.gate.pool_frames) if self.gated else 1
@@ -130,7 +150,7 @@ class StreamingEngine:
         wdim = -(-max(F_, B, H, gdim) // 16) * 16          # scratch rows on 64-byte boundaries
         self._weights = (
             np.ascontiguousarray(_np(model.front.weight[:, :, 0]).T), _np(model.front.bias),
-            np.ascontiguousarray(_np(model.back.weight[:, :, 0]).T), _np(model.back.bias),
+            _pad_cols(_np(model.back.weight[:, :, 0]).T, 16), _np(model.back.bias),
             np.float32(cfg.compress_exponent), chan, np.ascontiguousarray(chan[:, :, K.P_W1].transpose(0, 2, 1)),
             np.ascontiguousarray(chan[:, :, K.P_W2]), vh, b2, sc, *gates, geo, int(pool))
         self._weights = tuple(_aligned(a) for a in self._weights)

@@ -1,5 +1,6 @@
 """Compiled streaming engine == the PyTorch model's masked forward (dense and skipping, causal and
-non-causal with buffered look-ahead, random and trained gates, forced masks)."""
+non-causal with buffered look-ahead, random and trained gates, forced masks), for both backends (C, with and
+without AVX-512, and numba)."""
 from __future__ import annotations
 
 import json
@@ -8,12 +9,28 @@ import numpy as np
 import pytest
 import torch
 
-from bench.engine import EngineError, StreamingEngine, load_benchmark
+from bench.engine import EngineError, StreamingEngine, cengine, load_benchmark, resolve_backend
 from bench.engine.results import BenchmarkFileError
 from bench.models.fsenet import ConvFSENet, FSENetConfig, GateConfig
 
 torch.set_num_threads(1)
 TOL = 1e-5   # float32: the model's conv1d and the engine sum in different orders
+NO_AVX512 = ("-mno-avx512f",)
+
+
+@pytest.fixture(params=["c", "c-portable", "numba"])
+def backend(request, monkeypatch):
+    """Each engine test runs on the C backend (this CPU's build), the C backend's portable loops (built with
+    -mno-avx512f) and numba. The C builds need a C compiler (CI has gcc)."""
+    if request.param == "numba":
+        return "numba"
+    flags = NO_AVX512 if request.param == "c-portable" else ()
+    try:
+        lib = cengine.load(flags)
+    except cengine.CBackendUnavailable as e:
+        pytest.skip(f"C backend unavailable: {e}")
+    monkeypatch.setattr(cengine, "load", lambda extra_flags=(): lib)
+    return "c"
 
 
 def _model(causal: bool, gated: bool = True, seed: int = 0, selective: bool = True) -> ConvFSENet:
@@ -47,18 +64,18 @@ def _ref(m, x, forced=None):
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_skipping_reproduces_gates_and_output(causal):
+def test_skipping_reproduces_gates_and_output(causal, backend):
     m, x = _model(causal), _audio()
     spec, ref, gates = _ref(m, x)
     assert 0.2 < gates.mean() < 0.8
-    enh, mask, used = StreamingEngine(m, skip=True).run(spec, return_gates=True)
+    enh, mask, used = StreamingEngine(m, skip=True, backend=backend).run(spec, return_gates=True)
     assert np.array_equal(used, gates)
     assert np.abs(mask - ref).max() < TOL
     assert np.abs(enh - (spec.numpy() * ref)).max() < TOL * float(spec.abs().max())
 
 
 @pytest.mark.parametrize("n_layers", [1, 3])
-def test_gate_depths(n_layers):
+def test_gate_depths(n_layers, backend):
     """Gates of one layer (B -> H) and of three (with a hidden -> hidden middle layer)."""
     torch.manual_seed(3)
     cfg = FSENetConfig(bottleneck=16, hidden=24, stacks=1, blocks_per_stack=3, causal=False,
@@ -69,29 +86,29 @@ def test_gate_depths(n_layers):
             g.layers[-1].bias.zero_()
     spec, ref, gates = _ref(m, _audio(11))
     assert 0.1 < gates.mean() < 0.9
-    _, mask, used = StreamingEngine(m, skip=True).run(spec, return_gates=True)
+    _, mask, used = StreamingEngine(m, skip=True, backend=backend).run(spec, return_gates=True)
     assert np.array_equal(used, gates)
     assert np.abs(mask - ref).max() < TOL
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_dense_equals_all_channels(causal):
+def test_dense_equals_all_channels(causal, backend):
     """skip=False computes every channel without gates: the model with all-ones masks / a static model."""
     m = _model(causal)
     x = _audio(2)
     spec, _, g = _ref(m, x)
     _, ref, _ = _ref(m, x, np.ones_like(g))
-    _, mask, _ = StreamingEngine(m, skip=False).run(spec)
+    _, mask, _ = StreamingEngine(m, skip=False, backend=backend).run(spec)
     assert np.abs(mask - ref).max() < TOL
     s = _model(causal, gated=False)
     spec, ref, _ = _ref(s, x)
-    _, mask, _ = StreamingEngine(s, skip=False).run(spec)
+    _, mask, _ = StreamingEngine(s, skip=False, backend=backend).run(spec)
     assert np.abs(mask - ref).max() < TOL
 
 
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("density", [0.3, 0.9])       # 0.9: the dense-first-conv branch (DENSE_CONV1_ABOVE)
-def test_forced_masks(causal, density):
+def test_forced_masks(causal, density, backend):
     m, x = _model(causal, gated=False), _audio(3)
     spec, _, _ = _ref(m, x)
     T = spec.shape[1]
@@ -99,12 +116,12 @@ def test_forced_masks(causal, density):
     forced[3] = False                       # a frame with every channel skipped
     forced[5] = True                        # and a fully dense one
     _, ref, _ = _ref(m, x, forced)
-    _, mask, used = StreamingEngine(m, skip=True).run(spec, forced, return_gates=True)
+    _, mask, used = StreamingEngine(m, skip=True, backend=backend).run(spec, forced, return_gates=True)
     assert np.array_equal(used, forced)
     assert np.abs(mask - ref).max() < TOL
 
 
-def test_trained_gates():
+def test_trained_gates(backend):
     """Gates trained (briefly, with the budget loss) on structured audio: decisions and output reproduced."""
     from bench.train import step_losses
 
@@ -121,15 +138,15 @@ def test_trained_gates():
     m.eval()
     spec, ref, gates = _ref(m, _audio(7))
     assert 0.1 < gates.mean() < 0.95
-    _, mask, used = StreamingEngine(m, skip=True).run(spec, return_gates=True)
+    _, mask, used = StreamingEngine(m, skip=True, backend=backend).run(spec, return_gates=True)
     assert np.array_equal(used, gates)
     assert np.abs(mask - ref).max() < TOL
 
 
-def test_streaming_step_and_lookahead():
+def test_streaming_step_and_lookahead(backend):
     """Non-causal: outputs lag by the buffered look-ahead; step + flush == run == the model."""
     m, x = _model(causal=False), _audio(6)
-    eng = StreamingEngine(m, skip=True)
+    eng = StreamingEngine(m, skip=True, backend=backend)
     cfg = m.cfg
     P = cfg.gate.pool_frames
     expect = sum((P - 1 - (P - 1) // 2) + (d * (cfg.kernel - 1) - d * (cfg.kernel - 1) // 2) for d in cfg.dilations)
@@ -154,11 +171,11 @@ def test_streaming_step_and_lookahead():
     assert StreamingEngine(_model(causal=True)).lookahead_frames == 0
 
 
-def test_enhance_waveform():
+def test_enhance_waveform(backend):
     m, x = _model(causal=True), _audio(8)
     with torch.no_grad():
         ref = m(x).enhanced[0]
-    y = StreamingEngine(m).enhance(m, x[0])
+    y = StreamingEngine(m, backend=backend).enhance(m, x[0])
     assert y.shape == ref.shape and float((y - ref).abs().max()) < TOL
 
 
@@ -186,3 +203,44 @@ def test_load_benchmark(tmp_path):
     p.write_text("{}")
     with pytest.raises(BenchmarkFileError, match="engine.json"):
         load_benchmark(p)
+
+
+def test_twin_has_own_state(backend):
+    """A twin shares the weights, not the rings: running one leaves the other's stream intact."""
+    m, x = _model(causal=True), _audio(12)
+    spec, ref, _ = _ref(m, x)
+    frames = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
+    a = StreamingEngine(m, skip=True, backend=backend)
+    b = a.twin(skip=False)
+    got = []
+    for t, fr in enumerate(frames):
+        got.append(a.step(fr)[2].copy())
+        if t == 5:
+            b.run(spec)                       # the twin runs a whole utterance mid-stream
+    assert np.abs(np.stack(got, 1) - ref).max() < TOL
+
+
+def test_backend_choice(monkeypatch):
+    with pytest.raises(EngineError, match="backend must be one of"):
+        StreamingEngine(_model(True), backend="cuda")
+    monkeypatch.setattr(cengine, "available", lambda: False)
+    assert resolve_backend("auto") == "numba"
+    monkeypatch.setattr(cengine, "available", lambda: True)
+    assert resolve_backend("auto") == "c"
+
+
+def test_c_build_cache(tmp_path, monkeypatch):
+    """One library per source/flags/compiler/CPU, written atomically; a missing compiler is a clear error."""
+    monkeypatch.setenv("SEBENCH_CACHE_DIR", str(tmp_path))
+    try:
+        first = cengine.build()
+    except cengine.CBackendUnavailable as e:
+        pytest.skip(f"C backend unavailable: {e}")
+    assert first.parent == tmp_path / "engine" and first.is_file()
+    mtime = first.stat().st_mtime_ns
+    assert cengine.build() == first and first.stat().st_mtime_ns == mtime      # cached, not rebuilt
+    assert cengine.library_path(NO_AVX512) != first                            # flags are part of the key
+    assert [p.name for p in first.parent.iterdir()] == [first.name]            # no temporary left behind
+    monkeypatch.setenv("CC", "no-such-compiler-sebench")
+    with pytest.raises(cengine.CBackendUnavailable, match="no C compiler"):
+        cengine.build()

@@ -4,13 +4,18 @@
  * docstring is the reference); bench/engine/cengine.py builds this file and passes the arrays of a
  * bench.engine.StreamingEngine through the Engine struct below. Why C next to numba: numba's loop
  * vectoriser emits 256-bit loops that reload and store the output row for every input row, so the small
- * config's 1x1 convs ran at ~25 GMAC/s dense and ~15 gathered (benchmarks/bench_engine.py); here the
+ * config's 1x1 convs ran at ~25-30 GMAC/s dense and ~15-20 gathered (a kernel micro-benchmark on the Sapphire
+ * Rapids Xeon of reports/benchmarks/engine.json; here 35-45 dense, ~30 gathered); here the
  * 1x1 convs keep up to 64 outputs in AVX-512 registers across all input rows (dense) or all active channels
  * (gathered), and the decisions are compacted with vcompress. Without AVX-512 the plain loops below are used
  * (same results up to summation order).
  *
+ * One layout difference: this backend keeps the delayed input spectra sr interleaved, (RS, F, 2) floats (a row is
+ * one memcpy of the frame), where the numba kernels keep (RS, 2, F); the array is private state of one engine.
+ *
  * Floating point: float32 as the PyTorch model; summation order differs from it (vectorised reductions,
- * fused multiply-adds), nothing else: no fast-math, libm's powf/expf/sqrtf.
+ * fused multiply-adds) and, with AVX-512, libmvec's vector powf/expf (within a few ulp of libm's scalar
+ * ones); no fast-math flags.
  */
 #include <math.h>
 #include <stdint.h>
@@ -30,6 +35,7 @@ typedef struct {
     int64_t nF, nB, nH, nb, nvh, pool;
     int64_t O1, Lm, G, Hg;            /* gate: first-layer outputs, middle layers and width, last-layer outputs (0: one layer) */
     int64_t RX, RA, RK, RS, W;        /* allocated ring lengths (max over blocks), scratch row width */
+    int64_t ldb;                      /* row length of wb (F padded to 16 floats) */
     double cexp;
     const float *wf, *bf, *wb, *bb, *chan, *w1t, *w2t, *vh, *b2, *sc, *gf, *gbf, *gm, *gbm, *gl, *gbl;
     const int64_t *geo;
@@ -228,21 +234,42 @@ static inline int32_t compact(const float *kf, int64_t n, int32_t *idx)
 static inline void norm_act(float *v, const float *kf, int64_t n, int64_t cnt, const float *g, const float *be,
                             float eps, float slope, int zero_skipped)
 {
-    __m512 s = _mm512_setzero_ps(), q = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = tail16(n - i);
-        const __m512 x = _mm512_maskz_loadu_ps(k, v + i);
-        s = kf ? _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(k, kf + i), s) : _mm512_add_ps(s, x);
+    /* each statistic: 4 accumulators over 64 channels per step (one chain was FMA-latency bound) */
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t i = 0; i < n; i += 64) {
+        const __mmask16 k0 = tail16(n - i), k1 = tail16(n - i - 16), k2 = tail16(n - i - 32), k3 = tail16(n - i - 48);
+        const __m512 x0 = _mm512_maskz_loadu_ps(k0, v + i), x1 = _mm512_maskz_loadu_ps(k1, v + i + 16);
+        const __m512 x2 = _mm512_maskz_loadu_ps(k2, v + i + 32), x3 = _mm512_maskz_loadu_ps(k3, v + i + 48);
+        if (kf) {
+            s0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(k0, kf + i), s0);
+            s1 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(k1, kf + i + 16), s1);
+            s2 = _mm512_fmadd_ps(x2, _mm512_maskz_loadu_ps(k2, kf + i + 32), s2);
+            s3 = _mm512_fmadd_ps(x3, _mm512_maskz_loadu_ps(k3, kf + i + 48), s3);
+        } else {
+            s0 = _mm512_add_ps(s0, x0); s1 = _mm512_add_ps(s1, x1); s2 = _mm512_add_ps(s2, x2); s3 = _mm512_add_ps(s3, x3);
+        }
     }
-    const float mean = _mm512_reduce_add_ps(s) / (float)cnt;
+    const float mean = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))) / (float)cnt;
     const __m512 mv = _mm512_set1_ps(mean);
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = tail16(n - i);
-        const __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, v + i), mv);
-        const __m512 dd = _mm512_mul_ps(d, d);
-        q = kf ? _mm512_fmadd_ps(dd, _mm512_maskz_loadu_ps(k, kf + i), q) : _mm512_add_ps(q, dd);
+    __m512 q0 = _mm512_setzero_ps(), q1 = q0, q2 = q0, q3 = q0;
+    for (int64_t i = 0; i < n; i += 64) {
+        const __mmask16 k0 = tail16(n - i), k1 = tail16(n - i - 16), k2 = tail16(n - i - 32), k3 = tail16(n - i - 48);
+        const __m512 d0 = _mm512_maskz_sub_ps(k0, _mm512_maskz_loadu_ps(k0, v + i), mv);
+        const __m512 d1 = _mm512_maskz_sub_ps(k1, _mm512_maskz_loadu_ps(k1, v + i + 16), mv);
+        const __m512 d2 = _mm512_maskz_sub_ps(k2, _mm512_maskz_loadu_ps(k2, v + i + 32), mv);
+        const __m512 d3 = _mm512_maskz_sub_ps(k3, _mm512_maskz_loadu_ps(k3, v + i + 48), mv);
+        if (kf) {
+            q0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, d0), _mm512_maskz_loadu_ps(k0, kf + i), q0);
+            q1 = _mm512_fmadd_ps(_mm512_mul_ps(d1, d1), _mm512_maskz_loadu_ps(k1, kf + i + 16), q1);
+            q2 = _mm512_fmadd_ps(_mm512_mul_ps(d2, d2), _mm512_maskz_loadu_ps(k2, kf + i + 32), q2);
+            q3 = _mm512_fmadd_ps(_mm512_mul_ps(d3, d3), _mm512_maskz_loadu_ps(k3, kf + i + 48), q3);
+        } else {
+            q0 = _mm512_fmadd_ps(d0, d0, q0); q1 = _mm512_fmadd_ps(d1, d1, q1);
+            q2 = _mm512_fmadd_ps(d2, d2, q2); q3 = _mm512_fmadd_ps(d3, d3, q3);
+        }
     }
-    const __m512 r = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)cnt + eps));
+    const float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), _mm512_add_ps(q2, q3))) / (float)cnt;
+    const __m512 r = _mm512_set1_ps(1.0f / sqrtf(var + eps));
     const __m512 sl = _mm512_set1_ps(slope), zero = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 k = tail16(n - i);
@@ -315,6 +342,20 @@ static inline void sigmoid(float *z, int64_t n)
     for (; f < n; f++) z[f] = 1.0f / (1.0f + expf(-z[f]));
 }
 
+/* out[f] = spec[f] * m[f] for n complex bins stored as (n, 2) floats */
+static inline void apply_mask(const float *spec, const float *m, int64_t n, float *out)
+{
+    int64_t f = 0;
+#ifdef __AVX512F__
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    for (; f + 8 <= n; f += 8) {
+        const __m512 mm = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(m + f)));
+        _mm512_storeu_ps(out + 2 * f, _mm512_mul_ps(_mm512_loadu_ps(spec + 2 * f), mm));
+    }
+#endif
+    for (; f < n; f++) { out[2 * f] = spec[2 * f] * m[f]; out[2 * f + 1] = spec[2 * f + 1] * m[f]; }
+}
+
 /* ------------------------------------------------------------------ gate MLP of block k on pooled (B,) */
 static const float *gate_scores(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1)
 {
@@ -335,6 +376,39 @@ static const float *gate_scores(const Engine *e, int64_t k, const float *pooled,
     memcpy(dst, e->gbl + k * nH, (size_t)nH * sizeof(float));
     axpy_rows(e->gl + k * n1 * nH, nH, n1, nH, src, dst);
     return dst;
+}
+
+/* pooled[0:nB] = mean of the block-input ring's rows for frames t_in - pool + 1 .. t_in (oldest first, frames < 0
+ * are zeros: the model's zero padding) */
+static inline void pool_inputs(const float *restrict xr, int64_t mx, int64_t nB, int64_t t_in, int64_t pool,
+                               float *restrict pooled)
+{
+    for (int64_t i = 0; i < nB; i++) pooled[i] = 0.0f;
+    for (int64_t j = pool - 1; j >= 0; j--) {
+        const int64_t tt = t_in - j;
+        if (tt >= 0) {
+            const float *restrict xs = xr + (tt & mx) * nB;
+#pragma omp simd
+            for (int64_t i = 0; i < nB; i++) pooled[i] += xs[i];
+        }
+    }
+    const float inv = (float)pool;
+#pragma omp simd
+    for (int64_t i = 0; i < nB; i++) pooled[i] = pooled[i] / inv;
+}
+
+/* kf[c] = 1 if scores[c] > 0 else 0 (the gate's decision) */
+static inline void keep_row_from_scores(const float *restrict scores, int64_t n, float *restrict kf)
+{
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) kf[c] = scores[c] > 0.0f ? 1.0f : 0.0f;
+}
+
+/* kf[c] = 1 if forced[c] != 0 else 0 (forced decisions, uint8) */
+static inline void keep_row_from_bytes(const uint8_t *restrict forced, int64_t n, float *restrict kf)
+{
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) kf[c] = forced[c] != 0 ? 1.0f : 0.0f;
 }
 
 /* ------------------------------------------------------------------ one frame (kernels.engine_step) */
@@ -359,8 +433,7 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
         memcpy(x, e->bf, (size_t)nB * sizeof(float));
         axpy_rows(e->wf, nB, nF, nB, feats, x);
         for (int64_t i = 0; i < nB; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
-        float *srow = e->sr + (n & ms) * 2 * nF;
-        for (int64_t f = 0; f < nF; f++) { srow[f] = frame[2 * f]; srow[nF + f] = frame[2 * f + 1]; }
+        memcpy(e->sr + (n & ms) * 2 * nF, frame, (size_t)(2 * nF) * sizeof(float));   /* interleaved (re, im) */
     }
 
     /* ---- blocks */
@@ -390,20 +463,10 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
                 if (!skip) {
                     na = (int32_t)nH;
                 } else if (use_forced) {
-                    const uint8_t *fz = forced + (t_g * nb + k) * nH;
-                    for (int64_t c = 0; c < nH; c++) kfr[c] = fz[c] != 0 ? 1.0f : 0.0f;
+                    keep_row_from_bytes(forced + (t_g * nb + k) * nH, nH, kfr);
                 } else {
-                    memset(pooled, 0, (size_t)nB * sizeof(float));
-                    for (int64_t j = e->pool - 1; j >= 0; j--) {    /* oldest first; frames < 0 are zeros */
-                        const int64_t tt = t_in - j;
-                        if (tt >= 0) {
-                            const float *xs = xr + (tt & mx) * nB;
-                            for (int64_t i = 0; i < nB; i++) pooled[i] += xs[i];
-                        }
-                    }
-                    for (int64_t i = 0; i < nB; i++) pooled[i] = pooled[i] / (float)e->pool;
-                    const float *scores = gate_scores(e, k, pooled, h0, h1);
-                    for (int64_t c = 0; c < nH; c++) kfr[c] = scores[c] > 0.0f ? 1.0f : 0.0f;
+                    pool_inputs(xr, mx, nB, t_in, e->pool, pooled);
+                    keep_row_from_scores(gate_scores(e, k, pooled, h0, h1), nH, kfr);
                 }
                 if (skip) na = compact(kfr, nH, idx);
                 kc[sk] = na;
@@ -459,13 +522,10 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
     /* ---- back-end for frame t_in: 1x1 conv B->F, sigmoid, mask the delayed spectrum */
     if (t_in < 0 || !(T < 0 || t_in < T)) return -1;
     memcpy(mask_out, e->bb, (size_t)nF * sizeof(float));
-    axpy_rows(e->wb, nF, nB, nF, x, mask_out);
+    axpy_rows(e->wb, e->ldb, nB, nF, x, mask_out);
     const float *srow = e->sr + (t_in & ms) * 2 * nF;
     sigmoid(mask_out, nF);
-    for (int64_t f = 0; f < nF; f++) {
-        out[2 * f] = srow[f] * mask_out[f];
-        out[2 * f + 1] = srow[nF + f] * mask_out[f];
-    }
+    apply_mask(srow, mask_out, nF, out);
     return t_in;
 }
 
