@@ -302,6 +302,7 @@ static inline void norm_act(float *v, const float *kf, int64_t n, int64_t cnt, c
 #ifdef __AVX512F__
 __m512 _ZGVeN16vv_powf(__m512 x, __m512 y);
 __m512 _ZGVeN16v_expf(__m512 x);
+__m512 _ZGVeN16v_logf(__m512 x);
 #endif
 
 /* feats[f] = |frame[f]| ** cexp for the (n,) complex64 frame stored as (n, 2) floats */
@@ -309,7 +310,7 @@ static inline void compress_mag(const float *frame, int64_t n, float cexp, float
 {
     int64_t f = 0;
 #ifdef __AVX512F__
-    const __m512 c = _mm512_set1_ps(cexp);
+    const __m512 c = _mm512_set1_ps(0.5f * cexp);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (; f < n; f += 16) {
@@ -317,8 +318,8 @@ static inline void compress_mag(const float *frame, int64_t n, float cexp, float
         const __mmask16 lo = tail16(2 * (n - f)), hi = tail16(2 * (n - f) - 16);
         const __m512 a = _mm512_maskz_loadu_ps(lo, frame + 2 * f), b = _mm512_maskz_loadu_ps(hi, frame + 2 * f + 16);
         const __m512 re = _mm512_permutex2var_ps(a, even, b), im = _mm512_permutex2var_ps(a, odd, b);
-        const __m512 mag = _mm512_sqrt_ps(_mm512_fmadd_ps(re, re, _mm512_mul_ps(im, im)));
-        _mm512_mask_storeu_ps(feats + f, k, _ZGVeN16vv_powf(mag, c));
+        const __m512 sq = _mm512_fmadd_ps(re, re, _mm512_mul_ps(im, im));
+        _mm512_mask_storeu_ps(feats + f, k, _ZGVeN16v_expf(_mm512_mul_ps(c, _ZGVeN16v_logf(sq))));
     }
 #endif
     for (; f < n; f++) {
@@ -357,6 +358,51 @@ static inline void apply_mask(const float *spec, const float *m, int64_t n, floa
 }
 
 /* ------------------------------------------------------------------ gate MLP of block k on pooled (B,) */
+#ifdef __AVX512F__
+/* The gate's last layer fused with its decisions and their compaction: scores = b + sum_j w[j, :] * v[j] (the
+ * same summation as axpy_rows, so the same floats), kf = scores > 0, idx = indices of the kept channels, without
+ * storing the scores and reading them back twice; returns the count. w (n1, m) rows of length m. */
+static inline int32_t last_layer_decide(const float *w, const float *b, int64_t n1, int64_t m, const float *v,
+                                        float *kf, int32_t *idx)
+{
+    int32_t na = 0;
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    __m512i ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (int64_t o = 0; o < m; o += 64) {
+        const __mmask16 kk[4] = {tail16(m - o), tail16(m - o - 16), tail16(m - o - 32), tail16(m - o - 48)};
+        __m512 a[4], c[4];
+        for (int u = 0; u < 4; u++) { a[u] = _mm512_maskz_loadu_ps(kk[u], b + o + 16 * u); c[u] = zero; }
+        int64_t j = 0;
+        for (; j + 2 <= n1; j += 2) {
+            const __m512 vj = _mm512_set1_ps(v[j]), vk = _mm512_set1_ps(v[j + 1]);
+            const float *r = w + j * m + o, *q = r + m;
+            for (int u = 0; u < 4; u++) {
+                a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kk[u], r + 16 * u), vj, a[u]);
+                c[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kk[u], q + 16 * u), vk, c[u]);
+            }
+        }
+        if (j < n1) {
+            const __m512 vj = _mm512_set1_ps(v[j]);
+            const float *r = w + j * m + o;
+            for (int u = 0; u < 4; u++) a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kk[u], r + 16 * u), vj, a[u]);
+        }
+        for (int u = 0; u < 4; u++, ids = _mm512_add_epi32(ids, step)) {
+            if (!kk[u]) continue;
+            const __mmask16 keep = _mm512_mask_cmp_ps_mask(kk[u], _mm512_add_ps(a[u], c[u]), zero, _CMP_GT_OQ);
+            _mm512_mask_storeu_ps(kf + o + 16 * u, kk[u], _mm512_maskz_mov_ps(keep, one));
+            _mm512_mask_compressstoreu_epi32(idx + na, keep, ids);
+            na += __builtin_popcount((unsigned)keep);
+        }
+    }
+    return na;
+}
+
+/* decisions of block k's gate for its pooled input: kf (0/1 row) and idx (their indices); returns the count */
+static inline int32_t gate_decide(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1, float *kf,
+                                  int32_t *idx);
+#endif
+
 static const float *gate_scores(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1)
 {
     const int64_t n1 = e->O1, nB = e->nB;
@@ -377,6 +423,22 @@ static const float *gate_scores(const Engine *e, int64_t k, const float *pooled,
     axpy_rows(e->gl + k * n1 * nH, nH, n1, nH, src, dst);
     return dst;
 }
+
+#ifdef __AVX512F__
+static inline int32_t gate_decide(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1, float *kf,
+                                  int32_t *idx)
+{
+    const int64_t n1 = e->O1, nB = e->nB;
+    if (e->Hg == 0 || e->Lm > 0) {                /* one-layer or deep gates: the general path */
+        const float *s = gate_scores(e, k, pooled, h0, h1);
+        for (int64_t c = 0; c < e->nH; c++) kf[c] = s[c] > 0.0f ? 1.0f : 0.0f;
+        return compact(kf, e->nH, idx);
+    }
+    dot_scatter(e->gf + k * n1 * nB, nB, NULL, n1, nB, pooled, e->gbf + k * n1, h0);
+    for (int64_t o = 0; o < n1; o++) h0[o] = h0[o] > 0.0f ? h0[o] : 0.0f;
+    return last_layer_decide(e->gl + k * n1 * e->Hg, e->gbl + k * e->Hg, n1, e->Hg, h0, kf, idx);
+}
+#endif
 
 /* pooled[0:nB] = mean of the block-input ring's rows for frames t_in - pool + 1 .. t_in (oldest first, frames < 0
  * are zeros: the model's zero padding) */
@@ -466,9 +528,17 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
                     keep_row_from_bytes(forced + (t_g * nb + k) * nH, nH, kfr);
                 } else {
                     pool_inputs(xr, mx, nB, t_in, e->pool, pooled);
+#ifdef __AVX512F__
+                    na = gate_decide(e, k, pooled, h0, h1, kfr, idx);
+#else
                     keep_row_from_scores(gate_scores(e, k, pooled, h0, h1), nH, kfr);
+#endif
                 }
+#ifdef __AVX512F__
+                if (skip && use_forced) na = compact(kfr, nH, idx);
+#else
                 if (skip) na = compact(kfr, nH, idx);
+#endif
                 kc[sk] = na;
                 if (log && t_g < glog_T) {
                     uint8_t *gz = glog + (t_g * nb + k) * nH;
