@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.engine import StreamingEngine  # noqa: E402
 from bench.engine.kernels import engine_step  # noqa: E402
+from bench.engine.layout import model_keep_order  # noqa: E402
 from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
@@ -201,8 +202,9 @@ class _EagerFrames:
 
 
 # ---------------------------------------------------------------- audio, models
-def _audio(params: dict, seconds: float) -> tuple[torch.Tensor, str]:
-    """(1, n) float32 at 16 kHz: the first test mixtures of the dataset, else embedded speech + noise at 5 dB."""
+def _audio(params: dict, seconds: float, split: str = "test") -> tuple[torch.Tensor, str]:
+    """(1, n) float32 at 16 kHz: the first mixtures of the dataset's ``split``, else embedded speech + noise at
+    5 dB (files in sorted order for "test", reversed for any other split: different recordings)."""
     import soundfile as sf
 
     sr = int(params["frames"]["sample_rate_hz"])
@@ -210,7 +212,7 @@ def _audio(params: dict, seconds: float) -> tuple[torch.Tensor, str]:
     ds = ROOT / params["paths"]["dataset_dir"]
     try:
         from datagen.dataset import load_metadata, read_stem
-        meta = load_metadata(ds, "test")
+        meta = load_metadata(ds, split)
         parts, ids, have = [], [], 0
         for row in meta.itertuples(index=False):
             x = read_stem(ds, row, "noisy").astype(np.float32)
@@ -218,7 +220,7 @@ def _audio(params: dict, seconds: float) -> tuple[torch.Tensor, str]:
             ids.append(row.mixture_id)
             have += len(x)
             if have >= n:
-                return torch.from_numpy(np.concatenate(parts)[:n])[None], f"{ds.name} test mixtures {ids}"
+                return torch.from_numpy(np.concatenate(parts)[:n])[None], f"{ds.name} {split} mixtures {ids}"
     except (FileNotFoundError, ValueError, OSError, KeyError):
         pass
     emb = ROOT / "datagen" / "embedded"
@@ -234,11 +236,13 @@ def _audio(params: dict, seconds: float) -> tuple[torch.Tensor, str]:
             if have >= n:
                 break
         return np.resize(np.concatenate(out), n)
-    speech = take(sorted(emb.glob("speech/**/*.flac")))
-    noise = take(sorted(emb.glob("noise/**/*.flac")))
+    rev = split != "test"
+    speech = take(sorted(emb.glob("speech/**/*.flac"), reverse=rev))
+    noise = take(sorted(emb.glob("noise/**/*.flac"), reverse=rev))
     noise *= np.sqrt((speech ** 2).mean() / max((noise ** 2).mean(), 1e-12) / 10 ** 0.5)
     mix = (0.5 * (speech + noise) / max(np.abs(speech + noise).max(), 1e-6)).astype(np.float32)
-    return torch.from_numpy(mix)[None], "embedded corpus: first speech + first noise files (sorted), 5 dB SNR"
+    order = "reverse-sorted" if rev else "sorted"
+    return torch.from_numpy(mix)[None], f"embedded corpus: first speech + first noise files ({order}), 5 dB SNR"
 
 
 def _calibrate(m: ConvFSENet, feats: torch.Tensor, keep: float) -> None:
@@ -274,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="measure every level this many times, rounds one after another (load drifts over "
                          "minutes); each row is the round with the median ratio, with every round's figures")
     ap.add_argument("--eager-seconds", type=float, default=2.0)
+    ap.add_argument("--channel-order", default=True, action=argparse.BooleanOptionalAction,
+                    help="run gated models with hidden channels ordered by keep rate on --order-seconds of the "
+                         "valid split (bench.engine.layout: exact; --no-channel-order: the model's own order)")
+    ap.add_argument("--order-seconds", type=float, default=10.0)
     ap.add_argument("--backend", default="auto", choices=["auto", "c", "numba"],
                     help="engine backend (auto: c where a C compiler builds it, else numba)")
     ap.add_argument("--out", default=str(ROOT / "reports/benchmarks/engine.json"))
@@ -300,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = functools.partial(spec_.streaming_engine, backend=backend)   # bench.engine.StreamingEngine for conv_fsenet
     load_start = os.getloadavg()
     wave, audio_src = _audio(params, a.seconds)
+    order_wave, order_src = _audio(params, a.order_seconds, "valid") if a.channel_order else (None, None)
     hop_s = params["frames"]["hop_length"] / params["frames"]["sample_rate_hz"]
     rows, eager_rows = [], []
     t_start = time.perf_counter()
@@ -329,11 +338,17 @@ def main(argv: list[str] | None = None) -> int:
                 _calibrate(m, feats, keep)
             frames = np.ascontiguousarray(spec.numpy().T, dtype=np.complex64)
             T = frames.shape[0]
-            dense = engine(m, skip=False)
+            order = None
+            if a.channel_order and m.gates is not None:
+                with torch.no_grad():
+                    order = model_keep_order(m, m.stft(order_wave)[0])
+            dense = engine(m, skip=False, channel_order=order)
             dense_pf = dense_macs_per_frame(cfg)["total"]
             sha = (hashlib.sha256((models_dir / lv / "model.pt").read_bytes()).hexdigest()
                    if source.startswith("trained") else None)
-            row = dict(config=cfg_name, level=lv, round=rnd, backend=backend, target_keep=keep, model_source=source,
+            row = dict(config=cfg_name, level=lv, round=rnd, backend=backend,
+                       channel_order=(f"keep rate on {order_src}" if order is not None else "model's own"),
+                       target_keep=keep, model_source=source,
                        model_sha256=sha,
                        causal=cfg.causal,
                        latency=dense.latency_ms(int(params["frames"]["sample_rate_hz"])),

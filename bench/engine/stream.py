@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 import bench.engine.kernels as K
+from bench.engine.layout import check_order, reorder_hidden
 from bench.models.fsenet import ConvFSENet
 from datagen.errors import SebenchError
 
@@ -89,7 +90,10 @@ class StreamingEngine:
     ``skip=True``: gates first, active channels only (a static model then needs ``forced`` masks in
     :meth:`run`); ``skip=False``: every channel, no gate. ``backend``: ``"c"`` (:mod:`bench.engine.cengine`,
     csrc/engine.c compiled for this CPU), ``"numba"`` (:mod:`bench.engine.kernels`), ``"auto"`` (c where a C
-    compiler builds it, else numba); the same algorithm and results up to float32 summation order. Per-frame use::
+    compiler builds it, else numba); the same algorithm and results up to float32 summation order.
+    ``channel_order`` (n_blocks, H): run the model with its hidden channels in this order
+    (:func:`bench.engine.layout.reorder_hidden`, exact; :func:`~bench.engine.layout.model_keep_order` puts
+    often-kept channels first); forced masks and returned decisions stay in the model's order. Per-frame use::
 
         eng = StreamingEngine(model)
         for X_t in frames:              # (F,) complex64 STFT frames, model.stft's grid
@@ -97,9 +101,17 @@ class StreamingEngine:
         tail = eng.flush()              # the last lookahead_frames frames
     """
 
-    def __init__(self, model: ConvFSENet, skip: bool = True, backend: str = "auto"):
+    def __init__(self, model: ConvFSENet, skip: bool = True, backend: str = "auto", channel_order=None):
         cfg = model.cfg
         self.cfg, self.skip, self.backend = cfg, bool(skip), resolve_backend(backend)
+        self._order = self._inverse = None
+        if channel_order is not None:          # exact reparametrisation (bench.engine.layout)
+            try:
+                model = reorder_hidden(model, channel_order)
+            except ValueError as e:
+                raise EngineError(str(e)) from None
+            self._order = check_order(channel_order, model.n_blocks, cfg.hidden)
+            self._inverse = np.argsort(self._order, axis=1)
         self.gated = model.gates is not None
         F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
         pool = int(cfg.gate.pool_frames) if self.gated else 1
@@ -268,6 +280,8 @@ class StreamingEngine:
             if fm.shape != (T, nb, H):
                 raise EngineError(f"forced masks must be {(T, nb, H)}, got {fm.shape}")
             fm = np.ascontiguousarray(fm != 0, dtype=np.uint8)
+            if self._order is not None:
+                fm = np.ascontiguousarray(np.take_along_axis(fm, self._order[None], axis=2))
         glog = np.zeros((T, nb, H), np.uint8) if return_gates else self._no_masks
         frames = np.ascontiguousarray(spec.T, dtype=np.complex64)
         out = np.zeros((T, self.cfg.n_bins), np.complex64)
@@ -281,6 +295,8 @@ class StreamingEngine:
         self.reset()
         if done != T:
             raise RuntimeError(f"engine wrote {done} of {T} frames")   # a bug, not a user error
+        if return_gates and self._order is not None:
+            glog = np.take_along_axis(glog, self._inverse[None], axis=2)
         return out.T, masks.T, (glog.astype(bool) if return_gates else None)
 
     def enhance(self, model: ConvFSENet, noisy: torch.Tensor, forced=None) -> torch.Tensor:

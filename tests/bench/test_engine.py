@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bench.engine import EngineError, StreamingEngine, cengine, load_benchmark, resolve_backend
+from bench.engine.layout import check_order, keep_rate_order, model_keep_order, reorder_hidden
 from bench.engine.results import BenchmarkFileError
 from bench.models.fsenet import ConvFSENet, FSENetConfig, GateConfig
 
@@ -244,3 +245,37 @@ def test_c_build_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CC", "no-such-compiler-sebench")
     with pytest.raises(cengine.CBackendUnavailable, match="no C compiler"):
         cengine.build()
+
+
+def test_keep_rate_order():
+    d = np.zeros((10, 2, 4), bool)
+    d[:, 0, 2] = True            # block 0: channel 2 always kept, channel 0 half the time
+    d[:5, 0, 0] = True
+    d[:, 1, 3] = True
+    assert keep_rate_order(d).tolist() == [[2, 0, 1, 3], [3, 0, 1, 2]]
+    with pytest.raises(ValueError, match="permutation"):
+        check_order(np.zeros((2, 4), int), 2, 4)
+    with pytest.raises(ValueError, match=r"\(n_blocks, hidden\)"):
+        check_order(np.zeros((3, 4), int), 2, 4)
+
+
+def test_channel_order_is_exact(backend):
+    """A reordered engine computes the model: same mask, decisions and forced masks in the model's order."""
+    m, x = _model(causal=False), _audio(13)
+    spec, ref, gates = _ref(m, x)
+    order = model_keep_order(m, spec)
+    assert not np.array_equal(order, np.broadcast_to(np.arange(m.cfg.hidden), order.shape))   # a real permutation
+    with torch.no_grad():
+        ref_r = reorder_hidden(m, order).mask_from_features(m.features(spec[None]))[0][0].numpy()
+    assert np.abs(ref_r - ref).max() < TOL                    # the reparametrised model computes the same
+    _, mask, used = StreamingEngine(m, skip=True, backend=backend, channel_order=order).run(spec, return_gates=True)
+    assert np.array_equal(used, gates)
+    assert np.abs(mask - ref).max() < TOL
+    forced = np.random.default_rng(5).random(gates.shape) < 0.4
+    _, fref, _ = _ref(m, x, forced)
+    _, mask, used = StreamingEngine(m, skip=True, backend=backend, channel_order=order).run(spec, forced,
+                                                                                               return_gates=True)
+    assert np.array_equal(used, forced)
+    assert np.abs(mask - fref).max() < TOL
+    with pytest.raises(EngineError, match="channel order"):
+        StreamingEngine(m, channel_order=order[:, ::2])

@@ -228,50 +228,55 @@ static inline int32_t compact(const float *kf, int64_t n, int32_t *idx)
 }
 
 /* ------------------------------------------------------------------ norms (the model's MaskedChannelNorm) */
+#define ALL_CHUNKS (~(uint64_t)0)
+/* bit j set when a channel of chunk j (channels 16j .. 16j+15) has kf != 0; chunks past 64 are always "set" */
+static inline uint64_t chunk_bits(const float *kf, int64_t n)
+{
+    if (n > 1024) return ALL_CHUNKS;
+    uint64_t cm = 0;
+#ifdef __AVX512F__
+    for (int64_t i = 0, j = 0; i < n; i += 16, j++) {
+        const __mmask16 k = tail16(n - i);
+        cm |= (uint64_t)(_mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, kf + i), _mm512_setzero_ps(), _CMP_NEQ_OQ) != 0) << j;
+    }
+#else
+    for (int64_t i = 0; i < n; i++) cm |= (uint64_t)(kf[i] != 0.0f) << (i >> 4);
+#endif
+    return cm;
+}
+#define CHUNK_ON(cm, j) ((j) >= 64 || (((cm) >> (j)) & 1))
+
 /* in place on v[0:n]: LayerNorm over channels (statistics over those with kf == 1, cnt of them; all when kf is
- * NULL), affine g/be, PReLU; times kf when zero_skipped. Two passes for the statistics, as the model. */
+ * NULL), affine g/be, PReLU; times kf when zero_skipped. Two passes for the statistics, as the model. Only the
+ * 16-channel chunks with their bit in cm are read or written (a chunk without kept channels adds nothing to
+ * the masked statistics; its values are never read: norm2's feed conv2's kept columns only, and norm1's skipped
+ * channels were zeroed before). */
 #ifdef __AVX512F__
 static inline void norm_act(float *v, const float *kf, int64_t n, int64_t cnt, const float *g, const float *be,
-                            float eps, float slope, int zero_skipped)
+                            float eps, float slope, int zero_skipped, uint64_t cm)
 {
-    /* each statistic: 4 accumulators over 64 channels per step (one chain was FMA-latency bound) */
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (int64_t i = 0; i < n; i += 64) {
-        const __mmask16 k0 = tail16(n - i), k1 = tail16(n - i - 16), k2 = tail16(n - i - 32), k3 = tail16(n - i - 48);
-        const __m512 x0 = _mm512_maskz_loadu_ps(k0, v + i), x1 = _mm512_maskz_loadu_ps(k1, v + i + 16);
-        const __m512 x2 = _mm512_maskz_loadu_ps(k2, v + i + 32), x3 = _mm512_maskz_loadu_ps(k3, v + i + 48);
-        if (kf) {
-            s0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(k0, kf + i), s0);
-            s1 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(k1, kf + i + 16), s1);
-            s2 = _mm512_fmadd_ps(x2, _mm512_maskz_loadu_ps(k2, kf + i + 32), s2);
-            s3 = _mm512_fmadd_ps(x3, _mm512_maskz_loadu_ps(k3, kf + i + 48), s3);
-        } else {
-            s0 = _mm512_add_ps(s0, x0); s1 = _mm512_add_ps(s1, x1); s2 = _mm512_add_ps(s2, x2); s3 = _mm512_add_ps(s3, x3);
-        }
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t i = 0, j = 0; i < n; i += 16, j++) {      /* 4 accumulators: one chain was FMA-latency bound */
+        if (!CHUNK_ON(cm, j)) continue;
+        const __mmask16 k = tail16(n - i);
+        const __m512 x = _mm512_maskz_loadu_ps(k, v + i);
+        s[j & 3] = kf ? _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(k, kf + i), s[j & 3]) : _mm512_add_ps(s[j & 3], x);
     }
-    const float mean = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))) / (float)cnt;
+    const float mean = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]))) / (float)cnt;
     const __m512 mv = _mm512_set1_ps(mean);
-    __m512 q0 = _mm512_setzero_ps(), q1 = q0, q2 = q0, q3 = q0;
-    for (int64_t i = 0; i < n; i += 64) {
-        const __mmask16 k0 = tail16(n - i), k1 = tail16(n - i - 16), k2 = tail16(n - i - 32), k3 = tail16(n - i - 48);
-        const __m512 d0 = _mm512_maskz_sub_ps(k0, _mm512_maskz_loadu_ps(k0, v + i), mv);
-        const __m512 d1 = _mm512_maskz_sub_ps(k1, _mm512_maskz_loadu_ps(k1, v + i + 16), mv);
-        const __m512 d2 = _mm512_maskz_sub_ps(k2, _mm512_maskz_loadu_ps(k2, v + i + 32), mv);
-        const __m512 d3 = _mm512_maskz_sub_ps(k3, _mm512_maskz_loadu_ps(k3, v + i + 48), mv);
-        if (kf) {
-            q0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, d0), _mm512_maskz_loadu_ps(k0, kf + i), q0);
-            q1 = _mm512_fmadd_ps(_mm512_mul_ps(d1, d1), _mm512_maskz_loadu_ps(k1, kf + i + 16), q1);
-            q2 = _mm512_fmadd_ps(_mm512_mul_ps(d2, d2), _mm512_maskz_loadu_ps(k2, kf + i + 32), q2);
-            q3 = _mm512_fmadd_ps(_mm512_mul_ps(d3, d3), _mm512_maskz_loadu_ps(k3, kf + i + 48), q3);
-        } else {
-            q0 = _mm512_fmadd_ps(d0, d0, q0); q1 = _mm512_fmadd_ps(d1, d1, q1);
-            q2 = _mm512_fmadd_ps(d2, d2, q2); q3 = _mm512_fmadd_ps(d3, d3, q3);
-        }
+    __m512 q[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t i = 0, j = 0; i < n; i += 16, j++) {
+        if (!CHUNK_ON(cm, j)) continue;
+        const __mmask16 k = tail16(n - i);
+        const __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, v + i), mv);
+        q[j & 3] = kf ? _mm512_fmadd_ps(_mm512_mul_ps(d, d), _mm512_maskz_loadu_ps(k, kf + i), q[j & 3])
+                      : _mm512_fmadd_ps(d, d, q[j & 3]);
     }
-    const float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), _mm512_add_ps(q2, q3))) / (float)cnt;
+    const float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), _mm512_add_ps(q[2], q[3]))) / (float)cnt;
     const __m512 r = _mm512_set1_ps(1.0f / sqrtf(var + eps));
     const __m512 sl = _mm512_set1_ps(slope), zero = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
+    for (int64_t i = 0, j = 0; i < n; i += 16, j++) {
+        if (!CHUNK_ON(cm, j)) continue;
         const __mmask16 k = tail16(n - i);
         const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, v + i), mv);
         __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(d, r), _mm512_maskz_loadu_ps(k, g + i), _mm512_maskz_loadu_ps(k, be + i));
@@ -282,8 +287,9 @@ static inline void norm_act(float *v, const float *kf, int64_t n, int64_t cnt, c
 }
 #else
 static inline void norm_act(float *v, const float *kf, int64_t n, int64_t cnt, const float *g, const float *be,
-                            float eps, float slope, int zero_skipped)
+                            float eps, float slope, int zero_skipped, uint64_t cm)
 {
+    (void)cm;                         /* full width: plain loops vectorise better than chunk tests */
     float s = 0.0f, q = 0.0f;
     for (int64_t i = 0; i < n; i++) s += kf ? v[i] * kf[i] : v[i];
     const float mean = s / (float)cnt;
@@ -295,6 +301,32 @@ static inline void norm_act(float *v, const float *kf, int64_t n, int64_t cnt, c
     }
 }
 #endif
+
+/* h[c] = b[c] + sum_j w[j, c] * a(frame base + j*dil)[c] for the channels of the chunks in cm (k taps; rows of
+ * the depthwise ring ar, ring mask ma) */
+static inline void depthwise(const float *ar, int64_t ma, int64_t n, int64_t base, int64_t dil, int64_t kk,
+                             const float *w, const float *b, uint64_t cm, float *h)
+{
+#ifdef __AVX512F__
+    for (int64_t i = 0, j = 0; i < n; i += 16, j++) {
+        if (!CHUNK_ON(cm, j)) continue;
+        const __mmask16 k = tail16(n - i);
+        __m512 acc = _mm512_maskz_loadu_ps(k, b + i);
+        for (int64_t t = 0; t < kk; t++)
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, w + t * n + i),
+                                  _mm512_maskz_loadu_ps(k, ar + ((base + t * dil) & ma) * n + i), acc);
+        _mm512_mask_storeu_ps(h + i, k, acc);
+    }
+#else
+    (void)cm;
+    memcpy(h, b, (size_t)n * sizeof(float));
+    for (int64_t t = 0; t < kk; t++) {
+        const float *a = ar + ((base + t * dil) & ma) * n, *wt = w + t * n;
+#pragma omp simd
+        for (int64_t c = 0; c < n; c++) h[c] += wt[c] * a[c];
+    }
+#endif
+}
 
 /* ------------------------------------------------------------------ transcendentals
  * AVX-512: glibc's libmvec vector powf/expf (16 lanes; the scalar libm calls were ~15 % of a small-config frame),
@@ -548,12 +580,12 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
                 if (!skip) {
                     memcpy(arow, vh + V_B1 * nH, (size_t)nH * sizeof(float));
                     axpy_rows(e->w1t + k * nB * nH, nH, nB, nH, xg, arow);
-                    norm_act(arow, NULL, nH, nH, vh + V_G1 * nH, vh + V_BE1 * nH, sc[0], sc[1], 0);
+                    norm_act(arow, NULL, nH, nH, vh + V_G1 * nH, vh + V_BE1 * nH, sc[0], sc[1], 0, ALL_CHUNKS);
                 } else {
                     memset(arow, 0, (size_t)nH * sizeof(float));
                     if (na > 0) {
                         dot_scatter(chan + P_W1 * nB, 2 * nB, idx, na, nB, xg, vh + V_B1 * nH, arow);
-                        norm_act(arow, kfr, nH, na, vh + V_G1 * nH, vh + V_BE1 * nH, sc[0], sc[1], 1);
+                        norm_act(arow, kfr, nH, na, vh + V_G1 * nH, vh + V_BE1 * nH, sc[0], sc[1], 1, chunk_bits(kfr, nH));
                     }
                 }
             } else {
@@ -571,17 +603,14 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
         const float *xo = xr + (t_out & mx) * nB, *b2 = e->b2 + k * nB;
         for (int64_t i = 0; i < nB; i++) y[i] = xo[i] + b2[i];
         if (!skip || na > 0) {
-            memcpy(h, vh + V_DWB * nH, (size_t)nH * sizeof(float));
-            for (int64_t j = 0; j < kk; j++) {
-                const float *a = ar + ((base + j * dil) & ma) * nH, *wdw = vh + (V_DW + j) * nH;
-#pragma omp simd
-                for (int64_t c = 0; c < nH; c++) h[c] += wdw[c] * a[c];
-            }
+            /* depthwise over the chunks with a kept channel at t_out (all of them when dense) */
+            const uint64_t cm = skip ? chunk_bits(fr + sk * nH, nH) : ALL_CHUNKS;
+            depthwise(ar, ma, nH, base, dil, kk, vh + V_DW * nH, vh + V_DWB * nH, cm, h);
             if (!skip) {
-                norm_act(h, NULL, nH, nH, vh + V_G2 * nH, vh + V_BE2 * nH, sc[2], sc[3], 0);
+                norm_act(h, NULL, nH, nH, vh + V_G2 * nH, vh + V_BE2 * nH, sc[2], sc[3], 0, ALL_CHUNKS);
                 axpy_rows(e->w2t + k * nH * nB, nB, nH, nB, h, y);
             } else {                  /* skipped channels' values are computed, never read */
-                norm_act(h, fr + sk * nH, nH, na, vh + V_G2 * nH, vh + V_BE2 * nH, sc[2], sc[3], 0);
+                norm_act(h, fr + sk * nH, nH, na, vh + V_G2 * nH, vh + V_BE2 * nH, sc[2], sc[3], 0, cm);
                 axpy_gather(chan + P_W2 * nB, 2 * nB, kr + sk * nH, na, nB, h, y);
             }
         }
