@@ -477,6 +477,26 @@ static inline int32_t gate_decide(const Engine *e, int64_t k, const float *poole
 static inline void pool_inputs(const float *restrict xr, int64_t mx, int64_t nB, int64_t t_in, int64_t pool,
                                float *restrict pooled)
 {
+#ifdef __AVX512F__
+    for (int64_t i = 0; i < nB; i += 64) {          /* 64 sums in registers over the pool frames */
+        const __mmask16 k0 = tail16(nB - i), k1 = tail16(nB - i - 16), k2 = tail16(nB - i - 32), k3 = tail16(nB - i - 48);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t j = pool - 1; j >= 0; j--) {
+            const int64_t tt = t_in - j;
+            if (tt < 0) continue;
+            const float *xs = xr + (tt & mx) * nB + i;
+            a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(k0, xs));
+            a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(k1, xs + 16));
+            a2 = _mm512_add_ps(a2, _mm512_maskz_loadu_ps(k2, xs + 32));
+            a3 = _mm512_add_ps(a3, _mm512_maskz_loadu_ps(k3, xs + 48));
+        }
+        const __m512 p = _mm512_set1_ps((float)pool);
+        _mm512_mask_storeu_ps(pooled + i, k0, _mm512_div_ps(a0, p));
+        _mm512_mask_storeu_ps(pooled + i + 16, k1, _mm512_div_ps(a1, p));
+        _mm512_mask_storeu_ps(pooled + i + 32, k2, _mm512_div_ps(a2, p));
+        _mm512_mask_storeu_ps(pooled + i + 48, k3, _mm512_div_ps(a3, p));
+    }
+#else
     for (int64_t i = 0; i < nB; i++) pooled[i] = 0.0f;
     for (int64_t j = pool - 1; j >= 0; j--) {
         const int64_t tt = t_in - j;
@@ -489,6 +509,7 @@ static inline void pool_inputs(const float *restrict xr, int64_t mx, int64_t nB,
     const float inv = (float)pool;
 #pragma omp simd
     for (int64_t i = 0; i < nB; i++) pooled[i] = pooled[i] / inv;
+#endif
 }
 
 /* kf[c] = 1 if scores[c] > 0 else 0 (the gate's decision) */
