@@ -512,9 +512,12 @@ def _cpu_time_cells(row: _Row, sys_: str, inp: Inputs) -> None:
         row.r["cpu_time_machine"] = (f"{m.get('cpu_model', '?')}, 1 thread, load {load[0]:.1f}, "
                                      f"{str(m.get('date', '?'))[:10]}")
         if ratio is not None:
+            co = e.get("channel_order")
+            order = ("the model's channel order" if co in (None, "model's own")
+                     else "channels ordered by " + str(co).split(" [")[0])
             row.notes.append(f"{sys_}: CPU-time saving = 1 - p50 skipping / p50 dense per frame of "
-                             f"bench.engine (numba), on its own benchmark audio (MAC saving there "
-                             f"{float(e['mac_saving']):.3f})")
+                             f"bench.engine (backend {e.get('backend', 'numba')}, {order}), on its own benchmark "
+                             f"audio (MAC saving there {float(e['mac_saving']):.3f})")
 
 
 def _compute_cells(row: _Row, sys_: str, inp: Inputs) -> None:

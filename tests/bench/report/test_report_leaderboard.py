@@ -108,3 +108,22 @@ def test_malformed_input_names_file(fresh_run, tmp_path, capsys):
     assert cli(["--params", str(fresh_run / "params.yaml"), "--out", str(tmp_path), "--no-html"]) == 1
     err = capsys.readouterr().err
     assert str(bad) in err and "missing columns" in err
+
+
+def test_cpu_time_cells_name_the_engine():
+    """The CPU-time cell comes only from the benchmark of these very weights, and its note names the engine's
+    backend and channel order."""
+    from bench.report.leaderboard import Inputs, _cpu_time_cells, _Row
+
+    row = dict(config="small", level="keep50", cpu_time_saving=0.1, ratio=0.3, mac_saving=0.34, model_sha256="ab",
+               backend="c", channel_order="keep rate on dataset valid mixtures ['valid-000000']")
+    inp = Inputs(levels={"static": 1.0, "keep50": 0.5}, engine={"keep50": row},
+                 engine_machine={"cpu_model": "Xeon", "loadavg_start": [0.5], "date": "2026-12-04"},
+                 model_sha256={"keep50": "ab"})
+    r = _Row({}, [])
+    _cpu_time_cells(r, "keep50", inp)
+    assert r.r["cpu_time_saving"] == 0.1 and r.r["cpu_time_saving_per_mac_saving"] == 0.3
+    assert "backend c, channels ordered by keep rate on dataset valid mixtures)" in r.notes[0]
+    r = _Row({}, [])
+    _cpu_time_cells(r, "keep50", Inputs(levels=inp.levels, engine=inp.engine, model_sha256={"keep50": "cd"}))
+    assert "measured other weights" in r.notes[0] and r.r["cpu_time_saving"] != 0.1
