@@ -49,7 +49,7 @@ def resolve_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise EngineError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        from bench.engine import cengine
+        import bench.engine.cengine as cengine
         return "c" if cengine.available() else "numba"
     return backend
 
@@ -198,7 +198,7 @@ class StreamingEngine:
         """C backend: the library and a struct pointing at this engine's arrays (they outlive it)."""
         self._lib = self._cs = None
         if self.backend == "c":
-            from bench.engine import cengine
+            import bench.engine.cengine as cengine
             self._lib = cengine.load()
             self._cs = ctypes.byref(cengine.make_struct(self._weights, self._state))
 
