@@ -56,8 +56,18 @@ def _compiler() -> str:
 
 
 def cache_dir() -> Path:
+    """``$SEBENCH_CACHE_DIR/engine`` (default ``~/.cache/sebench/engine``), created; a per-user directory under
+    the system temp dir when that one cannot be created or written (read-only home)."""
     root = os.environ.get("SEBENCH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "sebench")
-    return Path(root) / "engine"
+    for d in (Path(root) / "engine", Path(tempfile.gettempdir()) / f"sebench-engine-{os.getuid()}"):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(d, os.W_OK):
+            return d
+    raise CBackendUnavailable(f"no writable cache directory for the C engine library ({root}/engine, "
+                              f"{tempfile.gettempdir()})")
 
 
 def library_path(extra_flags: tuple[str, ...] = ()) -> Path:
@@ -75,7 +85,6 @@ def build(force: bool = False, extra_flags: tuple[str, ...] = ()) -> Path:
     out = library_path(extra_flags)
     if out.is_file() and not force:
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:

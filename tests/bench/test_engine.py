@@ -279,3 +279,14 @@ def test_channel_order_is_exact(backend):
     assert np.abs(mask - fref).max() < TOL
     with pytest.raises(EngineError, match="channel order"):
         StreamingEngine(m, channel_order=order[:, ::2])
+
+
+def test_c_cache_dir_falls_back(tmp_path, monkeypatch):
+    """A cache root that cannot be created (here: below a regular file) falls back to a per-user temp dir."""
+    import os
+
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("SEBENCH_CACHE_DIR", str(tmp_path / "afile" / "sebench"))
+    monkeypatch.setattr(cengine.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    d = cengine.cache_dir()
+    assert d == tmp_path / "tmp" / f"sebench-engine-{os.getuid()}" and d.is_dir()
