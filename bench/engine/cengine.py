@@ -28,7 +28,7 @@ SOURCE = Path(__file__).with_name("csrc") / "engine.c"
 # -O3 and the host's vector ISA; -fopenmp-simd only honours the `omp simd` reductions (no OpenMP runtime);
 # -ffp-contract=fast lets the compiler fuse multiply-adds (as the numba kernels' "contract" flag). No fast-math.
 CFLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-ffp-contract=fast", "-fPIC", "-shared"]
-LIBS = ["-lmvec", "-lm"]   # libmvec: glibc's vector math (powf/expf, csrc/engine.c)
+LIBS = ["-lmvec", "-lm"]   # libmvec: glibc's vector math (logf/expf, csrc/engine.c)
 
 
 class CBackendUnavailable(SebenchError, RuntimeError):

@@ -4,13 +4,14 @@
 arrays (layout in :mod:`bench.engine.kernels`, 64-byte aligned) and runs one compiled step per STFT frame:
 one complex frame (F,) in, one enhanced frame (F,) out. Two backends of the same algorithm: ``c``
 (``csrc/engine.c`` built for this CPU by :mod:`bench.engine.cengine`: AVX-512 register-blocked 1x1 convs,
-libmvec powf/expf; the default where a C compiler is present) and ``numba``
-(:func:`bench.engine.kernels.engine_step`; no compiler needed). With ``skip=True`` each block's gate is evaluated first and only its active channels go
-through the 1x1 convs (gathered rows of the first, gathered columns of the second: 2 x B of the 2 x B + 11
-MACs per channel); norm statistics are over the active channels, as the model's
-:class:`~bench.models.fsenet.MaskedChannelNorm`. The cheap per-channel elementwise steps (norm1's affine
-and PReLU, the k-tap depthwise conv) run vectorised over all H channels with skipped ones zeroed: measured
-faster than gathering them one channel at a time, and exact (a skipped channel is exactly 0).
+libmvec logf/expf; the default where a C compiler is present) and ``numba``
+(:func:`bench.engine.kernels.engine_step`; no compiler needed). With ``skip=True`` each block's gate is
+evaluated first and only its active channels go through the 1x1 convs (gathered rows of the first, gathered
+columns of the second: 2 x B of the 2 x B + 11 MACs per channel); norm statistics are over the active
+channels, as the model's :class:`~bench.models.fsenet.MaskedChannelNorm`. The cheap per-channel elementwise
+steps (norm1's affine and PReLU, the k-tap depthwise conv) run vectorised over all H channels (the C backend:
+over the 16-channel chunks holding a kept channel) with skipped ones zeroed: measured faster than gathering
+them one channel at a time, and exact (a skipped channel is exactly 0).
 ``skip=False`` is the dense reference: the same kernel computing every channel without gates (the static
 model's computation) with vectorised loops over a dense layout of the same weights.
 

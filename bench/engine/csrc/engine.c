@@ -2,20 +2,21 @@
  *
  * The same algorithm, array layouts and frame pipeline as the numba kernels (bench/engine/kernels.py, whose
  * docstring is the reference); bench/engine/cengine.py builds this file and passes the arrays of a
- * bench.engine.StreamingEngine through the Engine struct below. Why C next to numba: numba's loop
- * vectoriser emits 256-bit loops that reload and store the output row for every input row, so the small
- * config's 1x1 convs ran at ~25-30 GMAC/s dense and ~15-20 gathered (a kernel micro-benchmark on the Sapphire
- * Rapids Xeon of reports/benchmarks/engine.json; here 35-45 dense, ~30 gathered); here the
- * 1x1 convs keep up to 64 outputs in AVX-512 registers across all input rows (dense) or all active channels
- * (gathered), and the decisions are compacted with vcompress. Without AVX-512 the plain loops below are used
- * (same results up to summation order).
+ * bench.engine.StreamingEngine through the Engine struct below. Why C next to numba: numba's loop vectoriser
+ * emits 256-bit loops that reload and store the output row for every input row; in a kernel micro-benchmark on
+ * the Sapphire Rapids Xeon of reports/benchmarks/engine.json the small config's 1x1 convs ran at ~25-30 GMAC/s
+ * dense and ~15-20 gathered there, ~35-45 and ~30 here. With AVX-512 this file keeps 64 outputs of a 1x1 conv in
+ * registers across all input rows (dense) or all active channels (gathered), reduces gathered dot products four
+ * at a time, fuses the gate's last layer with its decisions and their vcompress compaction, skips 16-channel
+ * chunks without a kept channel in the norms and the depthwise conv, and uses libmvec's vector logf/expf for
+ * |X|^c and the sigmoid. Without AVX-512 the plain loops below are used (same results up to summation order).
  *
  * One layout difference: this backend keeps the delayed input spectra sr interleaved, (RS, F, 2) floats (a row is
  * one memcpy of the frame), where the numba kernels keep (RS, 2, F); the array is private state of one engine.
  *
- * Floating point: float32 as the PyTorch model; summation order differs from it (vectorised reductions,
- * fused multiply-adds) and, with AVX-512, libmvec's vector powf/expf (within a few ulp of libm's scalar
- * ones); no fast-math flags.
+ * Floating point: float32 as the PyTorch model; summation order differs from it (vectorised reductions, fused
+ * multiply-adds) and, with AVX-512, |X|^c = exp(c/2 * log(re^2 + im^2)) and exp come from libmvec (within a few
+ * ulp of libm's scalar functions); no fast-math flags.
  */
 #include <math.h>
 #include <stdint.h>
@@ -382,10 +383,9 @@ static inline void depthwise(const float *ar, int64_t ma, int64_t n, int64_t bas
 }
 
 /* ------------------------------------------------------------------ transcendentals
- * AVX-512: glibc's libmvec vector powf/expf (16 lanes; the scalar libm calls were ~15 % of a small-config frame),
- * documented to within a few ulp of the scalar functions; elsewhere libm's scalar powf/expf. */
+ * AVX-512: glibc's libmvec vector logf/expf (16 lanes; the scalar libm powf/expf calls were ~15 % of a
+ * small-config frame), documented to within a few ulp of the scalar functions; elsewhere libm's scalar powf/expf. */
 #ifdef __AVX512F__
-__m512 _ZGVeN16vv_powf(__m512 x, __m512 y);
 __m512 _ZGVeN16v_expf(__m512 x);
 __m512 _ZGVeN16v_logf(__m512 x);
 #endif
