@@ -127,8 +127,10 @@ def load(extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL:
     return lib
 
 
+@lru_cache(maxsize=1)
 def available() -> bool:
-    """True when the C backend builds and loads on this machine."""
+    """True when the C backend builds and loads on this machine (remembered for the process: a failed build is
+    not retried by every engine)."""
     try:
         load()
         return True
