@@ -51,46 +51,60 @@ typedef struct {
 static inline __mmask16 tail16(int64_t rem) { return rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (rem > 0 ? rem : 0)) - 1u); }
 #endif
 
-/* y[0:m] += sum_{j<n} w[j*ldw + 0:m] * v[j]: dense row-axpys. AVX-512: 64 outputs held in registers over all n
- * rows, in two sets of 4 accumulators (even and odd rows: 8 independent FMA chains hide the FMA latency) */
-static inline void axpy_rows(const float *w, int64_t ldw, int64_t n, int64_t m, const float *v, float *y)
+#ifdef __AVX512F__
+/* a[0:4] (outputs o .. o+63, lanes masked by k) += sum_{i<n} row(i)[o:o+64] * v[r_i], row(i) = base + r_i * ldr,
+ * r_i = idx[i] (idx NULL: i). Two sets of 4 accumulators (even and odd i: 8 independent FMA chains hide the FMA
+ * latency), added at the end. The one register-blocked loop behind the dense 1x1 convs, the gathered columns of
+ * the second conv and the gate's last layer. */
+static inline void acc64(const float *base, int64_t ldr, const int32_t *idx, int64_t n, int64_t o,
+                         const __mmask16 k[4], const float *v, __m512 a[4])
+{
+    __m512 b[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const int64_t rc = idx ? idx[i] : i, rd = idx ? idx[i + 1] : i + 1;
+        const float *r = base + rc * ldr + o, *q = base + rd * ldr + o;
+        const __m512 vc = _mm512_set1_ps(v[rc]), vd = _mm512_set1_ps(v[rd]);
+        for (int u = 0; u < 4; u++) {
+            a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k[u], r + 16 * u), vc, a[u]);
+            b[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k[u], q + 16 * u), vd, b[u]);
+        }
+    }
+    if (i < n) {
+        const int64_t rc = idx ? idx[i] : i;
+        const float *r = base + rc * ldr + o;
+        const __m512 vc = _mm512_set1_ps(v[rc]);
+        for (int u = 0; u < 4; u++) a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k[u], r + 16 * u), vc, a[u]);
+    }
+    for (int u = 0; u < 4; u++) a[u] = _mm512_add_ps(a[u], b[u]);
+}
+
+static inline void tails64(int64_t rem, __mmask16 k[4])
+{
+    for (int u = 0; u < 4; u++) k[u] = tail16(rem - 16 * u);
+}
+#endif
+
+/* y[0:m] += sum_{i<n} row(i)[0:m] * v[r_i], row(i) = base + r_i * ldr, r_i = idx[i] (idx NULL: i, the dense
+ * row-axpys of a (n, ldr) matrix; else gathered rows, e.g. the kept channels' columns of the second 1x1 conv).
+ * AVX-512: 64 outputs held in registers over all n rows (acc64). */
+static inline void axpy(const float *base, int64_t ldr, const int32_t *idx, int64_t n, int64_t m, const float *v,
+                        float *y)
 {
 #ifdef __AVX512F__
     for (int64_t o = 0; o < m; o += 64) {
-        const __mmask16 k0 = tail16(m - o), k1 = tail16(m - o - 16), k2 = tail16(m - o - 32), k3 = tail16(m - o - 48);
-        __m512 a0 = _mm512_maskz_loadu_ps(k0, y + o), a1 = _mm512_maskz_loadu_ps(k1, y + o + 16);
-        __m512 a2 = _mm512_maskz_loadu_ps(k2, y + o + 32), a3 = _mm512_maskz_loadu_ps(k3, y + o + 48);
-        __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
-        const float *r = w + o;
-        int64_t j = 0;
-        for (; j + 2 <= n; j += 2, r += 2 * ldw) {
-            const __m512 vj = _mm512_set1_ps(v[j]), vk = _mm512_set1_ps(v[j + 1]);
-            const float *q = r + ldw;
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k0, r), vj, a0);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k1, r + 16), vj, a1);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k2, r + 32), vj, a2);
-            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k3, r + 48), vj, a3);
-            b0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k0, q), vk, b0);
-            b1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k1, q + 16), vk, b1);
-            b2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k2, q + 32), vk, b2);
-            b3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k3, q + 48), vk, b3);
-        }
-        if (j < n) {
-            const __m512 vj = _mm512_set1_ps(v[j]);
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k0, r), vj, a0);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k1, r + 16), vj, a1);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k2, r + 32), vj, a2);
-            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k3, r + 48), vj, a3);
-        }
-        _mm512_mask_storeu_ps(y + o, k0, _mm512_add_ps(a0, b0));
-        _mm512_mask_storeu_ps(y + o + 16, k1, _mm512_add_ps(a1, b1));
-        _mm512_mask_storeu_ps(y + o + 32, k2, _mm512_add_ps(a2, b2));
-        _mm512_mask_storeu_ps(y + o + 48, k3, _mm512_add_ps(a3, b3));
+        __mmask16 k[4];
+        __m512 a[4];
+        tails64(m - o, k);
+        for (int u = 0; u < 4; u++) a[u] = _mm512_maskz_loadu_ps(k[u], y + o + 16 * u);
+        acc64(base, ldr, idx, n, o, k, v, a);
+        for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(y + o + 16 * u, k[u], a[u]);
     }
 #else
-    for (int64_t j = 0; j < n; j++) {
-        const float vj = v[j], *r = w + j * ldw;
-        for (int64_t i = 0; i < m; i++) y[i] += r[i] * vj;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t rc = idx ? idx[i] : i;
+        const float vc = v[rc], *r = base + rc * ldr;
+        for (int64_t o = 0; o < m; o++) y[o] += r[o] * vc;
     }
 #endif
 }
@@ -155,54 +169,6 @@ static inline void dot_scatter(const float *base, int64_t ldr, const int32_t *id
         float s = 0.0f;
         for (int64_t j = 0; j < m; j++) s += r[j] * x[j];
         out[c] = bias[c] + s;
-    }
-#endif
-}
-
-/* y[0:m] += sum_{i<n} rec(c)[0:m] * v[c], c = idx[i] (gathered columns; 64 outputs in registers, two sets of
- * accumulators as axpy_rows) */
-static inline void axpy_gather(const float *base, int64_t ldr, const int32_t *idx, int64_t n, int64_t m,
-                               const float *v, float *y)
-{
-#ifdef __AVX512F__
-    for (int64_t o = 0; o < m; o += 64) {
-        const __mmask16 k0 = tail16(m - o), k1 = tail16(m - o - 16), k2 = tail16(m - o - 32), k3 = tail16(m - o - 48);
-        __m512 a0 = _mm512_maskz_loadu_ps(k0, y + o), a1 = _mm512_maskz_loadu_ps(k1, y + o + 16);
-        __m512 a2 = _mm512_maskz_loadu_ps(k2, y + o + 32), a3 = _mm512_maskz_loadu_ps(k3, y + o + 48);
-        __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
-        int64_t i = 0;
-        for (; i + 2 <= n; i += 2) {
-            const int32_t c = idx[i], d = idx[i + 1];
-            const float *r = base + c * ldr + o, *q = base + d * ldr + o;
-            const __m512 vc = _mm512_set1_ps(v[c]), vd = _mm512_set1_ps(v[d]);
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k0, r), vc, a0);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k1, r + 16), vc, a1);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k2, r + 32), vc, a2);
-            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k3, r + 48), vc, a3);
-            b0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k0, q), vd, b0);
-            b1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k1, q + 16), vd, b1);
-            b2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k2, q + 32), vd, b2);
-            b3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k3, q + 48), vd, b3);
-        }
-        if (i < n) {
-            const int32_t c = idx[i];
-            const float *r = base + c * ldr + o;
-            const __m512 vc = _mm512_set1_ps(v[c]);
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k0, r), vc, a0);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k1, r + 16), vc, a1);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k2, r + 32), vc, a2);
-            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k3, r + 48), vc, a3);
-        }
-        _mm512_mask_storeu_ps(y + o, k0, _mm512_add_ps(a0, b0));
-        _mm512_mask_storeu_ps(y + o + 16, k1, _mm512_add_ps(a1, b1));
-        _mm512_mask_storeu_ps(y + o + 32, k2, _mm512_add_ps(a2, b2));
-        _mm512_mask_storeu_ps(y + o + 48, k3, _mm512_add_ps(a3, b3));
-    }
-#else
-    for (int64_t i = 0; i < n; i++) {
-        const int32_t c = idx[i];
-        const float vc = v[c], *r = base + c * ldr;
-        for (int64_t o = 0; o < m; o++) y[o] += r[o] * vc;
     }
 #endif
 }
@@ -445,7 +411,7 @@ static inline void apply_mask(const float *spec, const float *m, int64_t n, floa
 /* ------------------------------------------------------------------ gate MLP of block k on pooled (B,) */
 #ifdef __AVX512F__
 /* The gate's last layer fused with its decisions and their compaction: scores = b + sum_j w[j, :] * v[j] (the
- * same summation as axpy_rows, so the same floats), kf = scores > 0, idx = indices of the kept channels, without
+ * same summation as axpy, so the same floats), kf = scores > 0, idx = indices of the kept channels, without
  * storing the scores and reading them back twice; returns the count. w (n1, m) rows of length m. */
 static inline int32_t last_layer_decide(const float *w, const float *b, int64_t n1, int64_t m, const float *v,
                                         float *kf, int32_t *idx)
@@ -455,75 +421,66 @@ static inline int32_t last_layer_decide(const float *w, const float *b, int64_t 
     __m512i ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i step = _mm512_set1_epi32(16);
     for (int64_t o = 0; o < m; o += 64) {
-        const __mmask16 kk[4] = {tail16(m - o), tail16(m - o - 16), tail16(m - o - 32), tail16(m - o - 48)};
-        __m512 a[4], c[4];
-        for (int u = 0; u < 4; u++) { a[u] = _mm512_maskz_loadu_ps(kk[u], b + o + 16 * u); c[u] = zero; }
-        int64_t j = 0;
-        for (; j + 2 <= n1; j += 2) {
-            const __m512 vj = _mm512_set1_ps(v[j]), vk = _mm512_set1_ps(v[j + 1]);
-            const float *r = w + j * m + o, *q = r + m;
-            for (int u = 0; u < 4; u++) {
-                a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kk[u], r + 16 * u), vj, a[u]);
-                c[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kk[u], q + 16 * u), vk, c[u]);
-            }
-        }
-        if (j < n1) {
-            const __m512 vj = _mm512_set1_ps(v[j]);
-            const float *r = w + j * m + o;
-            for (int u = 0; u < 4; u++) a[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kk[u], r + 16 * u), vj, a[u]);
-        }
+        __mmask16 k[4];
+        __m512 a[4];
+        tails64(m - o, k);
+        for (int u = 0; u < 4; u++) a[u] = _mm512_maskz_loadu_ps(k[u], b + o + 16 * u);
+        acc64(w, m, NULL, n1, o, k, v, a);
         for (int u = 0; u < 4; u++, ids = _mm512_add_epi32(ids, step)) {
-            if (!kk[u]) continue;
-            const __mmask16 keep = _mm512_mask_cmp_ps_mask(kk[u], _mm512_add_ps(a[u], c[u]), zero, _CMP_GT_OQ);
-            _mm512_mask_storeu_ps(kf + o + 16 * u, kk[u], _mm512_maskz_mov_ps(keep, one));
+            if (!k[u]) continue;
+            const __mmask16 keep = _mm512_mask_cmp_ps_mask(k[u], a[u], zero, _CMP_GT_OQ);
+            _mm512_mask_storeu_ps(kf + o + 16 * u, k[u], _mm512_maskz_mov_ps(keep, one));
             _mm512_mask_compressstoreu_epi32(idx + na, keep, ids);
             na += __builtin_popcount((unsigned)keep);
         }
     }
     return na;
 }
-
-/* decisions of block k's gate for its pooled input: kf (0/1 row) and idx (their indices); returns the count */
-static inline int32_t gate_decide(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1, float *kf,
-                                  int32_t *idx);
 #endif
 
 static const float *gate_scores(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1)
 {
     const int64_t n1 = e->O1, nB = e->nB;
     const float *gf = e->gf + k * n1 * nB, *gbf = e->gbf + k * n1;
-    for (int64_t o = 0; o < n1; o++) h0[o] = gbf[o];
     dot_scatter(gf, nB, NULL, n1, nB, pooled, gbf, h0);     /* h0[o] = gbf[o] + gf[o] . pooled */
     if (e->Hg == 0) return h0;
     float *src = h0, *dst = h1;
     for (int64_t li = 0; li < e->Lm; li++) {
         const float *gm = e->gm + (k * e->Lm + li) * e->G * e->G, *gbm = e->gbm + (k * e->Lm + li) * e->G;
         for (int64_t o = 0; o < n1; o++) { src[o] = src[o] > 0.0f ? src[o] : 0.0f; dst[o] = gbm[o]; }
-        axpy_rows(gm, e->G, n1, n1, src, dst);
+        axpy(gm, e->G, NULL, n1, n1, src, dst);
         float *t = src; src = dst; dst = t;
     }
     for (int64_t o = 0; o < n1; o++) src[o] = src[o] > 0.0f ? src[o] : 0.0f;
     const int64_t nH = e->Hg;
     memcpy(dst, e->gbl + k * nH, (size_t)nH * sizeof(float));
-    axpy_rows(e->gl + k * n1 * nH, nH, n1, nH, src, dst);
+    axpy(e->gl + k * n1 * nH, nH, NULL, n1, nH, src, dst);
     return dst;
 }
 
-#ifdef __AVX512F__
+/* kf[c] = 1 if scores[c] > 0 else 0 (the gate's decision) */
+static inline void keep_row_from_scores(const float *restrict scores, int64_t n, float *restrict kf)
+{
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) kf[c] = scores[c] > 0.0f ? 1.0f : 0.0f;
+}
+
+/* decisions of block k's gate for its pooled input: kf (0/1 row) and idx (their indices); returns the count.
+ * AVX-512 and a two-layer gate (the default): the last layer fused with the decisions (last_layer_decide). */
 static inline int32_t gate_decide(const Engine *e, int64_t k, const float *pooled, float *h0, float *h1, float *kf,
                                   int32_t *idx)
 {
-    const int64_t n1 = e->O1, nB = e->nB;
-    if (e->Hg == 0 || e->Lm > 0) {                /* one-layer or deep gates: the general path */
-        const float *s = gate_scores(e, k, pooled, h0, h1);
-        for (int64_t c = 0; c < e->nH; c++) kf[c] = s[c] > 0.0f ? 1.0f : 0.0f;
-        return compact(kf, e->nH, idx);
+#ifdef __AVX512F__
+    if (e->Hg > 0 && e->Lm == 0) {
+        const int64_t n1 = e->O1, nB = e->nB;
+        dot_scatter(e->gf + k * n1 * nB, nB, NULL, n1, nB, pooled, e->gbf + k * n1, h0);
+        for (int64_t o = 0; o < n1; o++) h0[o] = h0[o] > 0.0f ? h0[o] : 0.0f;
+        return last_layer_decide(e->gl + k * n1 * e->Hg, e->gbl + k * e->Hg, n1, e->Hg, h0, kf, idx);
     }
-    dot_scatter(e->gf + k * n1 * nB, nB, NULL, n1, nB, pooled, e->gbf + k * n1, h0);
-    for (int64_t o = 0; o < n1; o++) h0[o] = h0[o] > 0.0f ? h0[o] : 0.0f;
-    return last_layer_decide(e->gl + k * n1 * e->Hg, e->gbl + k * e->Hg, n1, e->Hg, h0, kf, idx);
-}
 #endif
+    keep_row_from_scores(gate_scores(e, k, pooled, h0, h1), e->nH, kf);
+    return compact(kf, e->nH, idx);
+}
 
 /* pooled[0:nB] = mean of the block-input ring's rows for frames t_in - pool + 1 .. t_in (oldest first, frames < 0
  * are zeros: the model's zero padding) */
@@ -565,13 +522,6 @@ static inline void pool_inputs(const float *restrict xr, int64_t mx, int64_t nB,
 #endif
 }
 
-/* kf[c] = 1 if scores[c] > 0 else 0 (the gate's decision) */
-static inline void keep_row_from_scores(const float *restrict scores, int64_t n, float *restrict kf)
-{
-#pragma omp simd
-    for (int64_t c = 0; c < n; c++) kf[c] = scores[c] > 0.0f ? 1.0f : 0.0f;
-}
-
 /* kf[c] = 1 if forced[c] != 0 else 0 (forced decisions, uint8) */
 static inline void keep_row_from_bytes(const uint8_t *restrict forced, int64_t n, float *restrict kf)
 {
@@ -599,7 +549,7 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
     if (!pad) {
         compress_mag(frame, nF, cexp, feats);
         memcpy(x, e->bf, (size_t)nB * sizeof(float));
-        axpy_rows(e->wf, nB, nF, nB, feats, x);
+        axpy(e->wf, nB, NULL, nF, nB, feats, x);
         for (int64_t i = 0; i < nB; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
         memcpy(e->sr + (n & ms) * 2 * nF, frame, (size_t)(2 * nF) * sizeof(float));   /* interleaved (re, im) */
     }
@@ -632,19 +582,11 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
                     na = (int32_t)nH;
                 } else if (use_forced) {
                     keep_row_from_bytes(forced + (t_g * nb + k) * nH, nH, kfr);
+                    na = compact(kfr, nH, idx);
                 } else {
                     pool_inputs(xr, mx, nB, t_in, e->pool, pooled);
-#ifdef __AVX512F__
                     na = gate_decide(e, k, pooled, h0, h1, kfr, idx);
-#else
-                    keep_row_from_scores(gate_scores(e, k, pooled, h0, h1), nH, kfr);
-#endif
                 }
-#ifdef __AVX512F__
-                if (skip && use_forced) na = compact(kfr, nH, idx);
-#else
-                if (skip) na = compact(kfr, nH, idx);
-#endif
                 kc[sk] = na;
                 if (log && t_g < glog_T) {
                     uint8_t *gz = glog + (t_g * nb + k) * nH;
@@ -653,7 +595,7 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
                 }
                 if (!skip) {
                     memcpy(arow, vh + V_B1 * nH, (size_t)nH * sizeof(float));
-                    axpy_rows(e->w1t + k * nB * nH, nH, nB, nH, xg, arow);
+                    axpy(e->w1t + k * nB * nH, nH, NULL, nB, nH, xg, arow);
                     norm_act(arow, NULL, nH, nH, vh + V_G1 * nH, vh + V_BE1 * nH, sc[0], sc[1], 0, ALL_CHUNKS);
                 } else {
                     memset(arow, 0, (size_t)nH * sizeof(float));
@@ -682,10 +624,10 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
             depthwise(ar, ma, nH, base, dil, kk, vh + V_DW * nH, vh + V_DWB * nH, cm, h);
             if (!skip) {
                 norm_act(h, NULL, nH, nH, vh + V_G2 * nH, vh + V_BE2 * nH, sc[2], sc[3], 0, ALL_CHUNKS);
-                axpy_rows(e->w2t + k * nH * nB, nB, nH, nB, h, y);
+                axpy(e->w2t + k * nH * nB, nB, NULL, nH, nB, h, y);
             } else {                  /* skipped channels' values are computed, never read */
                 norm_act(h, fr + sk * nH, nH, na, vh + V_G2 * nH, vh + V_BE2 * nH, sc[2], sc[3], 0, cm);
-                axpy_gather(chan + P_W2 * nB, 2 * nB, kr + sk * nH, na, nB, h, y);
+                axpy(chan + P_W2 * nB, 2 * nB, kr + sk * nH, na, nB, h, y);
             }
         }
         memcpy(x, y, (size_t)nB * sizeof(float));
@@ -695,7 +637,7 @@ int64_t se_step(const Engine *e, const float *frame, int pad, int skip, const ui
     /* ---- back-end for frame t_in: 1x1 conv B->F, sigmoid, mask the delayed spectrum */
     if (t_in < 0 || !(T < 0 || t_in < T)) return -1;
     memcpy(mask_out, e->bb, (size_t)nF * sizeof(float));
-    axpy_rows(e->wb, e->ldb, nB, nF, x, mask_out);
+    axpy(e->wb, e->ldb, NULL, nB, nF, x, mask_out);
     const float *srow = e->sr + (t_in & ms) * 2 * nF;
     sigmoid(mask_out, nF);
     apply_mask(srow, mask_out, nF, out);
