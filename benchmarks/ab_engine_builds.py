@@ -19,11 +19,9 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import ctypes  # noqa: E402
 import datetime as dt  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -46,17 +44,6 @@ from bench.report.provenance import cpu_model  # noqa: E402
 from bench_engine import _audio  # noqa: E402
 
 
-def _compile(src: Path, out: Path) -> ctypes.CDLL:
-    r = subprocess.run([cengine._compiler(), *cengine.CFLAGS, str(src), "-o", str(out), *cengine.LIBS], capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(f"{src}: compile failed:\n{r.stderr[-2000:]}")
-    lib = ctypes.CDLL(str(out))
-    S, P, I = ctypes.POINTER(cengine.EngineStruct), ctypes.c_void_p, ctypes.c_int64
-    lib.se_run.argtypes = [S, P, I, I, ctypes.c_int, P, I, P, I, P, P]
-    lib.se_run.restype = I
-    return lib
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--a", required=True, type=Path)
@@ -74,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     wave, src = _audio(params, a.seconds)
     vwave, vsrc = _audio(params, 10.0, "valid")
     tmp = Path(tempfile.mkdtemp(prefix="engine-ab-"))
-    libs = {k: _compile(p, tmp / f"lib_{k}.so") for k, p in (("A", a.a), ("B", a.b))}
+    libs = {k: cengine.open_library(cengine.compile_library(p, tmp / f"lib_{k}.so")) for k, p in (("A", a.a), ("B", a.b))}
     rows = []
     for lv in a.levels:
         m, _, _ = load_checkpoint(models / lv / "model.pt", torch.device("cpu"))

@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.engine import StreamingEngine  # noqa: E402
+import bench.engine.cengine as cengine  # noqa: E402
 from bench.engine.kernels import engine_step  # noqa: E402
 from bench.engine.layout import model_keep_order  # noqa: E402
 from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
@@ -86,8 +87,7 @@ def _timed_pass(a, frames, forced, no_masks, skip, lat):
 def _pass(e: StreamingEngine, frames: np.ndarray, forced: np.ndarray, lat: np.ndarray) -> None:
     """One timed pass of ``frames`` through engine ``e`` (lat (T,) int64: ns per frame), in compiled code."""
     if e.backend == "c":
-        f = (forced.ctypes.data, forced.shape[0]) if forced.shape[0] else (None, 0)
-        e._lib.se_timed_pass(e._cs, frames.ctypes.data, frames.shape[0], e.skip, *f, lat.ctypes.data)
+        e._lib.se_timed_pass(e._cs, frames.ctypes.data, frames.shape[0], e.skip, *e._c_masks(forced), lat.ctypes.data)
     else:
         _timed_pass(e._args, frames, forced, e._no_masks, e.skip, lat)
 
@@ -135,14 +135,6 @@ def _median_rounds(rows: list[dict]) -> list[dict]:
                               dense_p50_us=[r["dense"]["p50_us"] for r in rs])
         out.append(best)
     return out
-
-
-def _c_build_info() -> list[str]:
-    """Compiler version line and flags of the C backend's build (for the JSON's implementation)."""
-    from bench.engine import cengine
-    cc = cengine._compiler()
-    ver = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
-    return [*ver, *cengine.CFLAGS, *cengine.LIBS, str(cengine.library_path().name)]
 
 
 def _stats(ns: np.ndarray, hop_s: float) -> dict:
@@ -454,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
                      threads=dict(torch=torch.get_num_threads(), numba=numba.get_num_threads())),
         implementation=dict(
             engine=(f"bench.engine.StreamingEngine, backend {backend}: " + (
-                "csrc/engine.c built by bench.engine.cengine (" + " ".join(_c_build_info()) + "), float32, one "
+                "csrc/engine.c built by bench.engine.cengine (" + " ".join(
+                    [cengine.compiler_version(), *cengine.CFLAGS, *cengine.LIBS, cengine.library_path().name])
+                + "), float32, one "
                 "frame per call of se_step" if backend == "c" else
                 "numba kernels (bench/engine/kernels.py), float32, one frame per call of engine_step")),
             timing="per frame, clock_gettime(CLOCK_MONOTONIC) inside a compiled loop; dense and the other engine "

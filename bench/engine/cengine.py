@@ -70,13 +70,33 @@ def cache_dir() -> Path:
                               f"{tempfile.gettempdir()})")
 
 
+def compiler_version() -> str:
+    """First line of ``cc --version`` (part of the build key and of benchmark provenance)."""
+    return (subprocess.run([_compiler(), "--version"], capture_output=True, text=True).stdout.splitlines() or [""])[0]
+
+
 def library_path(extra_flags: tuple[str, ...] = ()) -> Path:
     """Where this machine's build of the current source (with ``extra_flags`` after :data:`CFLAGS`) lives."""
-    cc = _compiler()
-    ver = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
-    key = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(CFLAGS + list(extra_flags) + LIBS), *ver,
-                                    _cpu_flags()]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(CFLAGS + list(extra_flags) + LIBS),
+                                    compiler_version(), _cpu_flags()]).encode()).hexdigest()[:16]
     return cache_dir() / f"libsebench_engine-{key}.so"
+
+
+def compile_library(source: Path, out: Path, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile ``source`` with :data:`CFLAGS` (+ ``extra_flags``) into ``out``, written under a temporary name
+    and renamed (concurrent builders never load a half-written file)."""
+    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        r = subprocess.run([_compiler(), *CFLAGS, *extra_flags, str(source), "-o", tmp, *LIBS], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise CBackendUnavailable(f"{source}: the C compiler failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
 
 
 def build(force: bool = False, extra_flags: tuple[str, ...] = ()) -> Path:
@@ -85,18 +105,7 @@ def build(force: bool = False, extra_flags: tuple[str, ...] = ()) -> Path:
     out = library_path(extra_flags)
     if out.is_file() and not force:
         return out
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        r = subprocess.run([_compiler(), *CFLAGS, *extra_flags, str(SOURCE), "-o", tmp, *LIBS], capture_output=True,
-                           text=True)
-        if r.returncode != 0:
-            raise CBackendUnavailable(f"{SOURCE}: the C compiler failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return compile_library(SOURCE, out, extra_flags)
 
 
 _P = ctypes.c_void_p
@@ -116,7 +125,12 @@ class EngineStruct(ctypes.Structure):
 @lru_cache(maxsize=4)
 def load(extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL:
     """The built library with its functions' signatures (builds it first if needed)."""
-    lib = ctypes.CDLL(str(build(extra_flags=extra_flags)))
+    return open_library(build(extra_flags=extra_flags))
+
+
+def open_library(path: Path) -> ctypes.CDLL:
+    """A compiled engine library (:func:`compile_library`) with its functions' signatures."""
+    lib = ctypes.CDLL(str(path))
     S = ctypes.POINTER(EngineStruct)
     lib.se_step.argtypes = [S, _P, ctypes.c_int, ctypes.c_int, _P, _I64, _P, _I64, _P, _P]
     lib.se_step.restype = _I64

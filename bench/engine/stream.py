@@ -105,14 +105,13 @@ class StreamingEngine:
     def __init__(self, model: ConvFSENet, skip: bool = True, backend: str = "auto", channel_order=None):
         cfg = model.cfg
         self.cfg, self.skip, self.backend = cfg, bool(skip), resolve_backend(backend)
-        self._order = self._inverse = None
+        self._order = None
         if channel_order is not None:          # exact reparametrisation (bench.engine.layout)
             try:
                 model = reorder_hidden(model, channel_order)
             except ValueError as e:
                 raise EngineError(str(e)) from None
             self._order = check_order(channel_order, model.n_blocks, cfg.hidden)
-            self._inverse = np.argsort(self._order, axis=1)
         self.gated = model.gates is not None
         F_, B, H, nb, kk = cfg.n_bins, cfg.bottleneck, cfg.hidden, cfg.n_blocks, cfg.kernel
         pool = int(cfg.gate.pool_frames) if self.gated else 1
@@ -297,7 +296,7 @@ class StreamingEngine:
         if done != T:
             raise RuntimeError(f"engine wrote {done} of {T} frames")   # a bug, not a user error
         if return_gates and self._order is not None:
-            glog = np.take_along_axis(glog, self._inverse[None], axis=2)
+            glog = np.take_along_axis(glog, np.argsort(self._order, axis=1)[None], axis=2)   # back to model order
         return out.T, masks.T, (glog.astype(bool) if return_gates else None)
 
     def enhance(self, model: ConvFSENet, noisy: torch.Tensor, forced=None) -> torch.Tensor:
