@@ -290,3 +290,29 @@ def test_c_cache_dir_falls_back(tmp_path, monkeypatch):
     monkeypatch.setattr(cengine.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     d = cengine.cache_dir()
     assert d == tmp_path / "tmp" / f"sebench-engine-{os.getuid()}" and d.is_dir()
+
+
+def test_ceiling_benchmark(tmp_path):
+    """benchmarks/bench_engine_ceiling.py end to end on 0.5 s (timings not checked: only what they are paired
+    with): the keep grid, the forced prefix decisions and the MAC accounting of each point."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("bench_engine_ceiling", root / "benchmarks" / "bench_engine_ceiling.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    m = mod.prefix_masks(4, 2, 8, 3)
+    assert m.shape == (4, 2, 8) and m[:, :, :3].all() and not m[:, :, 3:].any()
+    out = tmp_path / "ceiling.json"
+    assert mod.main(["--configs", "small", "--levels", "--reps", "1", "--seconds", "0.5", "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    c = rep["curves"]["small"]
+    rows = c["rows"]
+    assert [r["n_kept"] for r in rows] == [round(s * c["hidden"]) for s in mod.KEEP_GRID]
+    assert all(abs(r["keep"] - r["n_kept"] / c["hidden"]) < 1e-9 for r in rows)
+    saves = [r["mac_saving"] for r in rows]
+    assert all(a > b for a, b in zip(saves, saves[1:]))              # more channels kept, less saved
+    assert rows[-1]["mac_saving"] < 0 and rows[-1]["ratio"] is None   # all kept + gates: more MACs than dense
+    assert all(r["dense"]["p50_us"] > 0 and r["skip"]["p50_us"] > 0 for r in rows)
+    assert rep["gated_levels"] == [] and rep["machine"]["cpu_model"]
