@@ -17,7 +17,7 @@ Models: randomly initialised, gated, with params' geometry (weights do not chang
 decisions: no data-dependent branch in the engine).
 
 Usage: .venv/bin/python benchmarks/bench_engine_ceiling.py [--configs small paper] [--levels keep50 keep25]
-       [--reps 41] [--seconds 5] [--out reports/benchmarks/engine_ceiling.json]
+       [--reps 41] [--seconds 5] [--out reports/benchmarks/engine_ceiling.json]   (+ the .png beside it)
 """
 from __future__ import annotations
 
@@ -68,6 +68,37 @@ def _row(cfg: FSENetConfig, dense_ns: np.ndarray, skip_ns: np.ndarray, used: np.
     return dict(keep=float(used.mean()), mac_saving=mac_saving, dense=_stats(dense_ns, hop_s),
                 skip=_stats(skip_ns, hop_s), cpu_time_saving=saving,
                 ratio=saving / mac_saving if mac_saving > 1e-9 else None)      # no ratio without a MAC saving
+
+
+def plot(report: dict, out: Path) -> None:
+    """CPU-time saving against MAC saving: each config's ideal-decision curve, the trained gated levels, and the
+    lines ratio 1 and ratio 0.7 (the target); written to a temporary name, then renamed."""
+    from bench.plotstyle import DPI, STYLE, plt
+
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=DPI)
+        x = np.linspace(0.0, 0.9, 10)
+        ax.plot(x, x, color="0.6", lw=1, ls="--", label="ratio 1")
+        ax.plot(x, 0.7 * x, color="0.3", lw=1, ls=":", label="ratio 0.7 (target)")
+        for name, c in report["curves"].items():
+            rows = [r for r in c["rows"] if r["mac_saving"] > 0]
+            ax.plot([r["mac_saving"] for r in rows], [r["cpu_time_saving"] for r in rows], marker="o", ms=4,
+                    label=f"{name}: first n of {c['hidden']} channels kept, no gate")
+        for g in report["gated_levels"]:
+            ax.plot(g["mac_saving"], g["cpu_time_saving"], marker="*", ms=11, ls="none", color="black")
+            ax.annotate(f"small {g['level']} (trained gates)", (g["mac_saving"], g["cpu_time_saving"]),
+                        textcoords="offset points", xytext=(6, -10))
+        ax.set_xlabel("MAC saving (gates' MACs charged)")
+        ax.set_ylabel("CPU-time saving (p50 per frame, 1 thread)")
+        ax.set_title(f"Skipping engine vs dense, {report['machine']['cpu_model']}", fontsize=10)
+        ax.set_xlim(0, 0.9)
+        ax.set_ylim(-0.1, 1.0)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left")
+        tmp = out.with_name(out.stem + ".tmp.png")
+        fig.savefig(tmp)
+        plt.close(fig)
+    os.replace(tmp, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = a.out.with_name(a.out.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=1))
     os.replace(tmp, a.out)
-    print(f"wrote {a.out} ({report['wall_s']:.0f} s)")
+    plot(report, a.out.with_suffix(".png"))
+    print(f"wrote {a.out} and {a.out.with_suffix('.png').name} ({report['wall_s']:.0f} s)")
     return 0
 
 
