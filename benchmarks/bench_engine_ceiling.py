@@ -94,7 +94,7 @@ def plot(report: dict, out: Path) -> None:
         ax.set_xlim(0, 0.9)
         ax.set_ylim(-0.1, 1.0)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left")
+        ax.legend(loc="lower right")
         tmp = out.with_name(out.stem + ".tmp.png")
         fig.savefig(tmp)
         plt.close(fig)
