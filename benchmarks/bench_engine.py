@@ -37,7 +37,6 @@ import datetime as dt  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -57,7 +56,7 @@ from bench.engine.layout import model_keep_order  # noqa: E402
 from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
-from bench.report.provenance import cpu_model  # noqa: E402
+from bench.runinfo import cpu_model, git_info  # noqa: E402
 
 # ---------------------------------------------------------------- timing inside compiled code
 _clock_gettime = ctypes.CDLL(None).clock_gettime
@@ -432,13 +431,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{e['dense_engine']['p50_us']:.1f} us/frame: {e['speedup_p50']:.1f}x (thread CPU time: "
               f"{e['thread_cpu_us_per_frame']['eager']:.0f} vs {e['thread_cpu_us_per_frame']['dense_engine']:.1f} us, "
               f"{e['speedup_thread_cpu']:.1f}x)")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = ""
+    commit, dirty = git_info(ROOT)
     report = dict(
         benchmark="bench_engine", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        git_commit=commit, command="python benchmarks/bench_engine.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        git_commit=commit, git_dirty=dirty, command="python benchmarks/bench_engine.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         wall_s=time.perf_counter() - t_start,
         machine=dict(cpu_model=cpu_model(), cpu_count=os.cpu_count(), loadavg_start=list(load_start),
                      loadavg_end=list(os.getloadavg()), torch=torch.__version__, numba=numba.__version__,

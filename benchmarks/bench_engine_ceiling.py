@@ -29,7 +29,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -48,7 +47,7 @@ from bench.engine.layout import model_keep_order  # noqa: E402
 from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
-from bench.report.provenance import cpu_model  # noqa: E402
+from bench.runinfo import cpu_model, git_info  # noqa: E402
 from bench_engine import _audio, _interleaved, _stats  # noqa: E402
 
 KEEP_GRID = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 1.0)   # n / H
@@ -171,13 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     for g in gated:
         print(f"small {g['level']} (trained gates): keep {g['keep']:.2f}, MAC saving {g['mac_saving']:.1%}, dense "
               f"{g['dense']['p50_us']:.2f} us, skip {g['skip']['p50_us']:.2f} us, ratio {g['ratio']:+.2f}")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = ""
+    commit, dirty = git_info(ROOT)
     report = dict(
         benchmark="bench_engine_ceiling", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        git_commit=commit,
+        git_commit=commit, git_dirty=dirty,
         command="python benchmarks/bench_engine_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         wall_s=time.perf_counter() - t_start,
         machine=dict(cpu_model=cpu_model(), cpu_count=os.cpu_count(), loadavg_start=list(load_start),

@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,20 +46,11 @@ sys.path.insert(0, str(ROOT))
 from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E402
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
+from bench.runinfo import cpu_model, git_info  # noqa: E402
 from bench.skipping import SkippingFSENet  # noqa: E402
 from bench.skipping_chunked import ChunkedSkippingFSENet, chunked_macs  # noqa: E402
 
 RANDOM_KEEPS = (0.75, 0.5, 0.25)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _timed(f) -> float:
@@ -264,14 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r['rt_saving_vs_same_k_dense']:8.1%} {r['rt_saving_vs_best_dense']:8.1%}")
                 print(f"  headline (best K={best['chunk_frames']}): real-time saving / ideal MAC saving = "
                       f"{row['headline_rt_over_mac_saving']}", flush=True)
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = ""
+    commit, dirty = git_info(ROOT)
     report = dict(
         benchmark="bench_skipping", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        git_commit=commit, command="python benchmarks/bench_skipping.py " + " ".join(argv or sys.argv[1:]),
-        machine=dict(cpu_model=_cpu_model(), cpu_count=os.cpu_count(), torch=torch.__version__,
+        git_commit=commit, git_dirty=dirty, command="python benchmarks/bench_skipping.py " + " ".join(argv or sys.argv[1:]),
+        machine=dict(cpu_model=cpu_model(), cpu_count=os.cpu_count(), torch=torch.__version__,
                      python=platform.python_version(), loadavg_start=list(load_start),
                      loadavg_end=list(os.getloadavg()),
                      note="shared 2-core CPU, heavily loaded by other jobs during the run; 2 threads not "

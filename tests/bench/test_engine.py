@@ -316,4 +316,5 @@ def test_ceiling_benchmark(tmp_path):
     assert rows[-1]["mac_saving"] < 0 and rows[-1]["ratio"] is None   # all kept + gates: more MACs than dense
     assert all(r["dense"]["p50_us"] > 0 and r["skip"]["p50_us"] > 0 for r in rows)
     assert rep["gated_levels"] == [] and rep["machine"]["cpu_model"]
+    assert rep["git_dirty"] in ("true", "false", "unknown") and rep["git_commit"]
     assert (tmp_path / "ceiling.png").stat().st_size > 1000 and not list(tmp_path.glob("*.tmp*"))
