@@ -48,7 +48,7 @@ from bench.macs import dense_macs_per_frame, dynamic_macs_per_frame  # noqa: E40
 from bench.models.fsenet import ConvFSENet, FSENetConfig  # noqa: E402
 from bench.params import load_params  # noqa: E402
 from bench.runinfo import cpu_model, git_info  # noqa: E402
-from bench_engine import _audio, _interleaved, _stats  # noqa: E402
+from bench_engine import _audio, _interleaved, _load_trained, _stats  # noqa: E402
 
 KEEP_GRID = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 1.0)   # n / H
 
@@ -139,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         curves[cfg_name] = dict(hidden=H, n_blocks=nb, causal=cfg.causal, dense_macs_per_frame=dense_macs_per_frame(cfg)["total"],
                                 model="random init (seed 0), gated; forced decisions", rows=rows)
     if a.levels and "small" in a.configs:
-        from bench.models.registry import load_checkpoint
         vwave, vsrc = _audio(params, 10.0, "valid")
         for lv in a.levels:
             path = models / lv / "model.pt"
-            if not path.is_file():
-                print(f"{path}: missing, level {lv} skipped")
+            m = _load_trained(path, "small", params["model"]["configs"]["small"])
+            if m is None:
+                print(f"{path}: missing or not a small-config model, level {lv} skipped")
                 continue
-            m, cfg, _ = load_checkpoint(path, torch.device("cpu"))
+            cfg = m.cfg
             if m.gates is None:
                 raise SystemExit(f"{path}: level {lv!r} has no gates")
             with torch.no_grad():
